@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStack } from './commands/stack.js';
+import { registerSync } from './commands/sync.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .version('0.1.0');
   registerMigrate(program);
+  registerSync(program);
   registerStack(program);
   return program;
 }

@@ -1,0 +1,168 @@
+import { qualify, quoteIdent, quoteIdents, quoteLiteral } from '../sql/quote.js';
+
+/**
+ * Every statement the sync engine sends to Redshift is built here (and snapshot-tested in
+ * test/redshift-sql.test.ts). Pure functions: names in, SQL text out.
+ */
+export interface TableRef {
+  schema: string;
+  name: string;
+}
+
+export const ref = (t: TableRef) => qualify(t.schema, t.name);
+
+export type CopyAuth = { iamRole: string } | { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+
+export interface CopyOptions {
+  table: TableRef | { name: string; temp: true };
+  columns: readonly string[];
+  manifestUrl: string;
+  auth: CopyAuth;
+  region?: string;
+}
+
+function authClause(auth: CopyAuth): string {
+  if ('iamRole' in auth) return `IAM_ROLE ${quoteLiteral(auth.iamRole)}`;
+  const parts = [`aws_access_key_id=${auth.accessKeyId}`, `aws_secret_access_key=${auth.secretAccessKey}`];
+  if (auth.sessionToken) parts.push(`token=${auth.sessionToken}`);
+  return `CREDENTIALS ${quoteLiteral(parts.join(';'))}`;
+}
+
+/**
+ * The load: one COPY over a manifest of gzip CSV files. The extract writes every non-NULL
+ * value quoted and NULL as a bare \N, so NULL and '' both survive (see README, Encoding).
+ */
+export function copyFromManifest(o: CopyOptions): string {
+  const target = 'temp' in o.table ? quoteIdent(o.table.name) : ref(o.table);
+  const lines = [
+    `COPY ${target} (${quoteIdents(o.columns)})`,
+    `FROM ${quoteLiteral(o.manifestUrl)}`,
+    authClause(o.auth),
+    `MANIFEST GZIP CSV QUOTE AS '"' DELIMITER AS ',' NULL AS '\\\\N'`,
+    `TIMEFORMAT 'auto' DATEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF`,
+  ];
+  if (o.region) lines.push(`REGION ${quoteLiteral(o.region)}`);
+  return lines.join('\n');
+}
+
+export function createStagingTable(staging: string, target: TableRef): string {
+  return `CREATE TEMP TABLE ${quoteIdent(staging)} (LIKE ${ref(target)})`;
+}
+
+export function dropTempTable(name: string): string {
+  return `DROP TABLE IF EXISTS ${quoteIdent(name)}`;
+}
+
+export function lockTable(target: TableRef): string {
+  return `LOCK ${ref(target)}`;
+}
+
+/**
+ * Deletes the target rows whose keys are in staging. A single-column key uses the IN form,
+ * which Redshift plans well even when the key is not the dist key; composite keys join.
+ */
+export function deleteMatchingKeys(target: TableRef, staging: string, key: readonly string[]): string {
+  if (key.length === 0) throw new Error('deleteMatchingKeys needs a key');
+  if (key.length === 1) {
+    const k = quoteIdent(key[0]!);
+    return `DELETE FROM ${ref(target)} WHERE ${k} IN (SELECT ${k} FROM ${quoteIdent(staging)})`;
+  }
+  const cond = key.map((k) => `${ref(target)}.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ');
+  return `DELETE FROM ${ref(target)} USING ${quoteIdent(staging)} s WHERE ${cond}`;
+}
+
+export const ROW_NUMBER_ALIAS = '__redshift_loader_rn';
+
+/**
+ * Inserts staging into the target keeping one row per key: the newest by updated key when
+ * there is one (ties broken by position in the extract is not possible in SQL, so the
+ * updated key decides; equal keys with equal timestamps are identical source rows).
+ */
+export function insertDeduped(target: TableRef, staging: string, columns: readonly string[], key: readonly string[], updatedKey: string | null): string {
+  const cols = quoteIdents(columns);
+  const order = updatedKey ? `${quoteIdent(updatedKey)} DESC` : quoteIdents(key);
+  return [
+    `INSERT INTO ${ref(target)} (${cols})`,
+    `SELECT ${cols} FROM (`,
+    `  SELECT ${cols}, ROW_NUMBER() OVER (PARTITION BY ${quoteIdents(key)} ORDER BY ${order}) AS ${quoteIdent(ROW_NUMBER_ALIAS)}`,
+    `  FROM ${quoteIdent(staging)}`,
+    `) d WHERE ${quoteIdent(ROW_NUMBER_ALIAS)} = 1`,
+  ].join('\n');
+}
+
+export function insertAll(target: TableRef, staging: string, columns: readonly string[]): string {
+  const cols = quoteIdents(columns);
+  return `INSERT INTO ${ref(target)} (${cols}) SELECT ${cols} FROM ${quoteIdent(staging)}`;
+}
+
+export function createTableLike(table: TableRef, like: TableRef): string {
+  return `CREATE TABLE ${ref(table)} (LIKE ${ref(like)})`;
+}
+
+export function dropTable(table: TableRef): string {
+  return `DROP TABLE IF EXISTS ${ref(table)}`;
+}
+
+export function renameTable(table: TableRef, newName: string): string {
+  return `ALTER TABLE ${ref(table)} RENAME TO ${quoteIdent(newName)}`;
+}
+
+export function setOwner(table: TableRef, owner: string): string {
+  return `ALTER TABLE ${ref(table)} OWNER TO ${quoteIdent(owner)}`;
+}
+
+export interface Grant {
+  grantee: string;
+  isGroup: boolean;
+  privileges: string[];
+}
+
+export function grant(table: TableRef, g: Grant): string {
+  const who = g.grantee === 'PUBLIC' ? 'PUBLIC' : g.isGroup ? `GROUP ${quoteIdent(g.grantee)}` : quoteIdent(g.grantee);
+  return `GRANT ${g.privileges.join(', ')} ON ${ref(table)} TO ${who}`;
+}
+
+/** The owner and ACL of a table, to carry them over a swap (aclitem text form). */
+export function tableOwnerAndAcl(): string {
+  return `SELECT pg_get_userbyid(c.relowner) AS owner, array_to_string(c.relacl, chr(10)) AS acl
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'`;
+}
+
+/** Columns of a target table, in order. */
+export function targetColumns(): string {
+  return `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`;
+}
+
+export function loadErrorsForLastCopy(): string {
+  return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
+       TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
+FROM stl_load_errors WHERE query = pg_last_copy_id() ORDER BY starttime DESC, line_number LIMIT 10`;
+}
+
+export function recentLoadErrors(): string {
+  return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
+       TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
+FROM stl_load_errors WHERE TRIM(filename) LIKE $1 ORDER BY starttime DESC LIMIT 10`;
+}
+
+/** Parses `user=arwdDxt/owner` aclitems (and `group g=r/owner`) into GRANT specs. */
+export function parseAcl(acl: string | null, owner: string): Grant[] {
+  if (!acl) return [];
+  const map: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', D: 'TRUNCATE', x: 'REFERENCES', t: 'TRIGGER', R: 'RULE' };
+  const out: Grant[] = [];
+  for (const raw of acl.split('\n').map((s) => s.trim()).filter(Boolean)) {
+    const m = raw.match(/^(group )?(.*)=([a-zA-Z*]*)\/.*$/);
+    if (!m) continue;
+    let grantee = m[2]!;
+    if (grantee.startsWith('"') && grantee.endsWith('"')) grantee = grantee.slice(1, -1).replace(/""/g, '"');
+    if (grantee === owner) continue;
+    const privileges = [...m[3]!.replace(/\*/g, '')].map((ch) => map[ch]).filter((p): p is string => !!p);
+    if (privileges.length === 0) continue;
+    out.push({ grantee: grantee === '' ? 'PUBLIC' : grantee, isGroup: !!m[1], privileges });
+  }
+  return out;
+}

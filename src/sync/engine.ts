@@ -1,0 +1,313 @@
+import { randomBytes } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { resolveConnectionString } from '../config/connection.js';
+import type { Env } from '../config/env.js';
+import { connect, connectRedshift } from '../db/connect.js';
+import { redactText, type Logger } from '../log.js';
+import { dropTable, type CopyAuth } from '../redshift/sql.js';
+import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
+import { sourceColumns } from './catalog.js';
+import { extractToS3 } from './extract.js';
+import * as load from './load.js';
+import * as meta from './metadata.js';
+import { OPEN_TRANSACTIONS_SQL, WM_SETTING, durableWatermark, fileCount, planBatch, planTable, rowsPerFile, watermarkFromRow, type TablePlan } from './plan.js';
+import type { JobRow, TableRow, Watermark } from './types.js';
+
+export interface SyncDeps {
+  env: Env;
+  log: Logger;
+  s3?: S3Client;
+  signal?: AbortSignal;
+  workerId?: string;
+  /** Test hook: called after the COPY into staging, before COMMIT. */
+  beforeCommit?: (info: { table: string; batch: number }) => void;
+}
+
+export interface TableResult {
+  table: string;
+  ok: boolean;
+  rows: number;
+  batches: number;
+  error?: string;
+}
+
+export interface JobResult {
+  job: string;
+  ok: boolean;
+  tables: TableResult[];
+}
+
+export class SyncAbortedError extends Error {
+  override name = 'SyncAbortedError';
+  constructor() {
+    super('sync aborted (worker shutting down) before the Redshift commit; the watermark was kept');
+  }
+}
+
+const MiB = 1024 * 1024;
+const mib = (b: number) => Math.round((b / MiB) * 100) / 100;
+
+/** Shell-style glob (`*`, `?`) on `schema.table` or bare `table`. */
+export function matchesGlob(glob: string, schema: string, name: string): boolean {
+  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return re.test(`${schema}.${name}`) || re.test(name);
+}
+
+export function jobS3(job: JobRow, env: Env): { bucket: string; prefix: string } {
+  const bucket = job.s3Bucket ?? env.S3_BUCKET;
+  if (!bucket) throw new Error(`job "${job.name}": no S3 bucket (set jobs.s3_bucket or env S3_BUCKET)`);
+  const prefix = (job.s3Prefix ?? `redshift-loader/${job.name}`).replace(/^\/+|\/+$/g, '');
+  return { bucket, prefix };
+}
+
+export function copyAuth(job: JobRow, env: Env): CopyAuth {
+  const role = job.iamRole ?? env.REDSHIFT_IAM_ROLE;
+  if (role) return { iamRole: role };
+  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    return { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN };
+  }
+  throw new Error(`job "${job.name}": no way for Redshift to read S3 (set jobs.iam_role, env REDSHIFT_IAM_ROLE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)`);
+}
+
+/** Syncs every enabled table of a job once, batch after batch until caught up. */
+export async function syncJob(metadataUrl: string, jobName: string, opts: { tableGlob?: string }, deps: SyncDeps): Promise<JobResult> {
+  const db = await connect(metadataUrl, 'redshift-loader metadata');
+  try {
+    const job = await meta.getJobByName(db, jobName);
+    return await syncJobRow(db, job, opts, deps);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGlob?: string; tableIds?: number[] }, deps: SyncDeps): Promise<JobResult> {
+  const tables = (await meta.listTables(db, job.id)).filter(
+    (t) => !t.disabled && (!opts.tableGlob || matchesGlob(opts.tableGlob, t.sourceSchema, t.sourceName)) && (!opts.tableIds || opts.tableIds.includes(t.id)),
+  );
+  const results: TableResult[] = [];
+  if (tables.length === 0) deps.log.warn({ job: job.name, glob: opts.tableGlob ?? null }, 'no enabled tables to sync');
+  for (const table of tables) {
+    if (deps.signal?.aborted) break;
+    results.push(await syncTable(db, job, table, deps));
+  }
+  return { job: job.name, ok: results.every((r) => r.ok), tables: results };
+}
+
+interface Connections {
+  source: pg.Client;
+  redshift: pg.Client;
+}
+
+/** One table: never throws; failures are recorded in sync_runs and tables.last_error. */
+export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow, deps: SyncDeps): Promise<TableResult> {
+  const name = `${table.sourceSchema}.${table.sourceName}`;
+  const log = deps.log.child({ job: job.name, table: name });
+  const where = `job "${job.name}", table ${name}`;
+  const started = Date.now();
+  let runId: string | null = null;
+  let conns: Partial<Connections> = {};
+  const s3 = deps.s3 ?? createS3Client(deps.env);
+  let s3RunPrefix: string | null = null;
+  let bucket: string | null = null;
+  const progress = { rows: 0, bytes: 0, files: 0, batches: 0 };
+  let plan: TablePlan | null = null;
+  try {
+    const { bucket: b, prefix } = jobS3(job, deps.env);
+    bucket = b;
+    const auth = copyAuth(job, deps.env);
+    const sourceUrl = resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`);
+    const destUrl = resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`);
+    conns.source = await connect(sourceUrl, 'redshift-loader extract').catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to the source: ${e.message}`);
+    });
+    conns.redshift = await connectRedshift(destUrl).catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
+    });
+    const columns = await sourceColumns(conns.source, table.sourceSchema, table.sourceName);
+    if (columns.length === 0) throw new Error(`${where}: source table ${name} not found`);
+    plan = planTable(table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
+    await load.checkTarget(conns.redshift, plan, where);
+    const stored = watermarkFromRow(table, plan, job.name);
+    runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: plan.mode, before: stored, workerId: deps.workerId });
+    s3RunPrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/run-${runId}-${randomBytes(3).toString('hex')}`;
+    log.info({ mode: plan.mode, watermark: stored, rowLimit: plan.rowLimit }, 'table sync started');
+
+    // Where this run reads from: the stored watermark, minus the overlap window for
+    // INSERT_AND_UPDATE (rows committed late with an older updated_key).
+    let from: Watermark = stored;
+    if (plan.mode === 'INSERT_AND_UPDATE' && stored.updatedKey !== null) {
+      const overlap = deps.env.UPDATED_KEY_OVERLAP_SECONDS;
+      from = overlap > 0 ? { updatedKey: await meta.normalizeTimestamp(db, stored.updatedKey, overlap), primaryKey: null } : stored;
+    }
+    let durable: Watermark = stored;
+    if (plan.mode === 'FULL_DATA_SYNC') {
+      for (const s of load.prepareSwapStatements(plan)) await conns.redshift.query(s);
+    }
+    for (let batch = 1; ; batch++) {
+      if (deps.signal?.aborted) throw new SyncAbortedError();
+      const r = await runBatch({ deps, log, conns: conns as Connections, plan, from, batch, s3, bucket, runPrefix: s3RunPrefix, auth, where });
+      if (r.rows === 0) break;
+      progress.rows += r.rows;
+      progress.bytes += r.rawBytes;
+      progress.files += r.files;
+      progress.batches += 1;
+      if (plan.mode !== 'FULL_DATA_SYNC') {
+        const next = durableWatermark(plan, r.last, r.cap, r.lastAtOrAfterCap);
+        const ok = await meta.advanceWatermark(db, table.id, durable, next);
+        if (!ok) throw new Error(`${where}: the tables row's watermark was changed while syncing (a reset?); stopping this table, the next run starts from the new value`);
+        durable = next;
+      }
+      await meta.updateRun(db, runId, { ...progress, after: durable });
+      from = r.last;
+      if (plan.keysetColumns.length === 0 || r.rows < plan.rowLimit) break;
+    }
+    if (plan.mode === 'FULL_DATA_SYNC') {
+      if (deps.signal?.aborted) throw new SyncAbortedError();
+      const statements = await load.swapStatements(conns.redshift, plan);
+      await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: deps.signal });
+    }
+    await meta.finishRun(db, runId, 'succeeded', null);
+    await meta.recordTableSuccess(db, table.id);
+    const seconds = (Date.now() - started) / 1000;
+    log.info(
+      { rows: progress.rows, batches: progress.batches, files: progress.files, mib: mib(progress.bytes), seconds, mibPerSec: seconds > 0 ? mib(progress.bytes / seconds) : null, watermark: durable },
+      'table sync succeeded',
+    );
+    return { table: name, ok: true, rows: progress.rows, batches: progress.batches };
+  } catch (err) {
+    const message = redactText(err instanceof Error ? err.message : String(err));
+    const full = message.startsWith(where) ? message : `${where}: ${message}`;
+    log.error({ err: message, rows: progress.rows, batches: progress.batches }, 'table sync failed');
+    if (runId) await meta.finishRun(db, runId, 'failed', full).catch(() => undefined);
+    await meta.recordTableError(db, table.id, full).catch(() => undefined);
+    if (plan?.mode === 'FULL_DATA_SYNC' && conns.redshift) {
+      await conns.redshift.query('ROLLBACK').catch(() => undefined);
+      await conns.redshift.query(dropTable(load.swapRef(plan.target))).catch(() => undefined);
+    }
+    return { table: name, ok: false, rows: progress.rows, batches: progress.batches, error: full };
+  } finally {
+    if (bucket && s3RunPrefix) await deletePrefix(s3, bucket, `${s3RunPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete S3 files'));
+    await conns.source?.end().catch(() => undefined);
+    await conns.redshift?.end().catch(() => undefined);
+  }
+}
+
+interface BatchArgs {
+  deps: SyncDeps;
+  log: Logger;
+  conns: Connections;
+  plan: TablePlan;
+  from: Watermark;
+  batch: number;
+  s3: S3Client;
+  bucket: string;
+  runPrefix: string;
+  auth: CopyAuth;
+  where: string;
+}
+
+interface BatchResult {
+  rows: number;
+  rawBytes: number;
+  files: number;
+  last: Watermark;
+  cap: string | null;
+  lastAtOrAfterCap: boolean;
+}
+
+async function runBatch(a: BatchArgs): Promise<BatchResult> {
+  const { plan, conns, log } = a;
+  const t0 = Date.now();
+  const q = planBatch(plan, a.from);
+  const batchPrefix = `${a.runPrefix}/batch-${String(a.batch).padStart(5, '0')}`;
+  const src = conns.source;
+  let n: number;
+  let last: Watermark = a.from;
+  let cap: string | null = null;
+  let lastAtOrAfterCap = false;
+  let extracted;
+  // One REPEATABLE READ snapshot for the count, the open-transaction cap and the COPY.
+  await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    if (plan.mode === 'INSERT_AND_UPDATE') {
+      const o = await src.query<{ oldest_xact_start: string | null; hidden: number }>(OPEN_TRANSACTIONS_SQL);
+      cap = o.rows[0]!.oldest_xact_start;
+      if (o.rows[0]!.hidden > 0 && a.batch === 1) {
+        log.warn({ hidden: o.rows[0]!.hidden }, 'cannot see other sessions on the source (grant pg_read_all_stats to the source user); late commits are covered only by UPDATED_KEY_OVERLAP_SECONDS');
+      }
+    }
+    await src.query(`SELECT set_config('${WM_SETTING}', $1, true)`, [q.settings]);
+    const b = await src.query<Record<string, string | null>>(q.boundsSql);
+    n = Number(b.rows[0]?.n ?? 0);
+    if (n === 0) {
+      await src.query('COMMIT');
+      return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };
+    }
+    if (plan.keysetColumns.length > 0) {
+      const vals = plan.keysetColumns.map((_, i) => b.rows[0]![`k${i}`] as string);
+      last = plan.mode === 'INSERT_AND_UPDATE' ? { updatedKey: vals[0]!, primaryKey: vals.slice(1) } : { updatedKey: null, primaryKey: vals };
+      if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
+        const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
+        lastAtOrAfterCap = c.rows[0]!.r;
+      }
+    }
+    const files = fileCount(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES);
+    extracted = await extractToS3({
+      client: src,
+      copySql: q.copySql,
+      s3: a.s3,
+      bucket: a.bucket,
+      keyPrefix: batchPrefix,
+      rowsPerFile: rowsPerFile(n, files),
+      gzipLevel: a.deps.env.GZIP_LEVEL,
+      signal: a.deps.signal,
+      onProgress: (p) => log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
+    });
+    await src.query('COMMIT');
+  } catch (err) {
+    await src.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  if (extracted.rows !== n) {
+    throw new Error(`${a.where}: batch ${a.batch} extracted ${extracted.rows} rows but the snapshot counted ${n}; nothing was loaded`);
+  }
+  const manifestKey = `${batchPrefix}/manifest.json`;
+  await putText(a.s3, a.bucket, manifestKey, JSON.stringify(manifestFor(a.bucket, extracted.files), null, 1));
+  const manifestUrl = s3Url(a.bucket, manifestKey);
+  const tExtract = Date.now();
+  if (a.deps.signal?.aborted) throw new SyncAbortedError();
+  try {
+    if (plan.mode === 'FULL_DATA_SYNC') {
+      await conns.redshift.query(load.fullSyncBatchStatement(plan, manifestUrl, a.auth));
+    } else {
+      const staging = `rl_stage_${randomBytes(4).toString('hex')}`;
+      const statements = load.incrementalStatements(plan, staging, manifestUrl, a.auth);
+      await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, () => {
+        a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
+        if (a.deps.signal?.aborted) throw new SyncAbortedError();
+      });
+    }
+  } catch (err) {
+    if (err instanceof SyncAbortedError) throw err;
+    const details = await load.describeLoadErrors(conns.redshift, s3Url(a.bucket, batchPrefix));
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(`${a.where}: batch ${a.batch} load failed: ${msg}${details ? ` -- ${details}` : ''}`);
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  log.info(
+    {
+      batch: a.batch,
+      rows: n,
+      files: extracted.files.length,
+      mib: mib(extracted.rawBytes),
+      gzipMib: mib(extracted.files.reduce((s, f) => s + f.bytes, 0)),
+      extractSeconds: (tExtract - t0) / 1000,
+      loadSeconds: (Date.now() - tExtract) / 1000,
+      mibPerSec: seconds > 0 ? mib(extracted.rawBytes / seconds) : null,
+    },
+    'batch loaded',
+  );
+  await deletePrefix(a.s3, a.bucket, `${batchPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete batch files'));
+  return { rows: n, rawBytes: extracted.rawBytes, files: extracted.files.length, last, cap, lastAtOrAfterCap };
+}

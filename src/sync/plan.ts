@@ -1,0 +1,197 @@
+import { qualify, quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
+import type { CopyMode, SourceColumn, TableRow, Watermark } from './types.js';
+
+/**
+ * The extract planner: pure. From a tables row, the source catalog and a watermark it
+ * decides which columns, which keyset predicate and order, how many rows and files.
+ *
+ * COPY (SELECT ...) TO STDOUT takes no bind parameters, so watermark values are never
+ * pasted into SQL: the batch first runs `SELECT set_config('redshift_loader.wm', $1, true)`
+ * with a JSON array, and the predicate reads it back with a cast to the column's own type.
+ */
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+export const WM_SETTING = 'redshift_loader.wm';
+
+export interface TablePlan {
+  mode: CopyMode;
+  source: { schema: string; name: string };
+  target: { schema: string; name: string };
+  columns: SourceColumn[];
+  primaryKey: string[];
+  updatedKey: string | null;
+  /** Key order of the keyset scan: updated key first (INSERT_AND_UPDATE), then the primary key. */
+  keysetColumns: string[];
+  rowLimit: number;
+  chunkSize: number;
+}
+
+export interface PlanDefaults {
+  rowLimit: number;
+  chunkSize: number;
+  destinationSchema: string;
+}
+
+export function planTable(table: TableRow, columns: SourceColumn[], defaults: PlanDefaults, jobName: string): TablePlan {
+  const where = `job "${jobName}", table ${table.sourceSchema}.${table.sourceName}`;
+  if (columns.length === 0) throw new PlanError(`${where}: source table not found or has no columns`);
+  const byName = new Map(columns.map((c) => [c.name, c]));
+  const primaryKey = splitColumnList(table.primaryKey);
+  const updatedKey = table.updatedKey?.trim() ? splitColumnList(table.updatedKey)[0]! : null;
+  for (const k of primaryKey) {
+    if (!byName.has(k)) throw new PlanError(`${where}: primary_key column "${k}" does not exist in the source table`);
+  }
+  if (updatedKey && !byName.has(updatedKey)) throw new PlanError(`${where}: updated_key column "${updatedKey}" does not exist in the source table`);
+  switch (table.copyMode) {
+    case 'INSERT_ONLY':
+      if (primaryKey.length === 0) throw new PlanError(`${where}: copy_mode INSERT_ONLY needs primary_key`);
+      break;
+    case 'INSERT_AND_UPDATE':
+      if (primaryKey.length === 0) throw new PlanError(`${where}: copy_mode INSERT_AND_UPDATE needs primary_key`);
+      if (!updatedKey) throw new PlanError(`${where}: copy_mode INSERT_AND_UPDATE needs updated_key`);
+      if (!/^(timestamp|date)/.test(byName.get(updatedKey)!.type)) {
+        throw new PlanError(`${where}: updated_key column "${updatedKey}" is ${byName.get(updatedKey)!.type}; it must be a timestamp, timestamptz or date`);
+      }
+      break;
+    case 'FULL_DATA_SYNC':
+      break;
+    default:
+      throw new PlanError(`${where}: unknown copy_mode ${JSON.stringify(table.copyMode)}`);
+  }
+  const keysetColumns = table.copyMode === 'INSERT_AND_UPDATE' ? [updatedKey!, ...primaryKey] : primaryKey;
+  return {
+    mode: table.copyMode,
+    source: { schema: table.sourceSchema, name: table.sourceName },
+    target: { schema: table.destinationSchema ?? defaults.destinationSchema, name: table.destinationName ?? table.sourceName },
+    columns,
+    primaryKey,
+    updatedKey: table.copyMode === 'INSERT_AND_UPDATE' ? updatedKey : null,
+    keysetColumns,
+    rowLimit: table.rowLimit ?? defaults.rowLimit,
+    chunkSize: table.chunkSize ?? defaults.chunkSize,
+  };
+}
+
+/** Reads a stored watermark from a tables row; validates its shape against the key. */
+export function watermarkFromRow(table: TableRow, plan: TablePlan, jobName: string): Watermark {
+  const where = `job "${jobName}", table ${table.sourceSchema}.${table.sourceName}`;
+  if (plan.mode === 'FULL_DATA_SYNC') return { updatedKey: null, primaryKey: null };
+  let pk: string[] | null = null;
+  const raw = table.maxPrimaryKey;
+  if (raw !== null && raw !== undefined) {
+    const arr = Array.isArray(raw) ? raw : [raw];
+    if (arr.length !== plan.primaryKey.length || arr.some((v) => v === null || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint'))) {
+      throw new PlanError(
+        `${where}: max_primary_key ${JSON.stringify(raw)} does not match primary_key (${plan.primaryKey.join(', ')}); set it to a JSON array of ${plan.primaryKey.length} value(s) or NULL to resync`,
+      );
+    }
+    pk = arr.map(String);
+  }
+  const uk = plan.mode === 'INSERT_AND_UPDATE' ? table.maxUpdatedKey : null;
+  return { updatedKey: uk, primaryKey: pk };
+}
+
+export interface BatchQuery {
+  /** JSON given to set_config(WM_SETTING) before the queries run. */
+  settings: string;
+  /** Counts the batch and returns its last key tuple (as text), in the batch's snapshot. */
+  boundsSql: string;
+  /** The COPY (SELECT ...) TO STDOUT of the batch. */
+  copySql: string;
+}
+
+function wmRef(i: number, type: string): string {
+  return `(current_setting('${WM_SETTING}')::jsonb ->> ${i})::${type}`;
+}
+
+function typeOf(plan: TablePlan, col: string): string {
+  return plan.columns.find((c) => c.name === col)!.type;
+}
+
+/**
+ * The keyset predicate for a batch that starts after `from`.
+ * - INSERT_ONLY / FULL_DATA_SYNC: (pk...) > (wm...)
+ * - INSERT_AND_UPDATE with a full tuple: (uk, pk...) > (wm...)
+ * - INSERT_AND_UPDATE with only a timestamp (after a capped or overlapped start): uk >= wm
+ */
+export function keysetPredicate(plan: TablePlan, from: Watermark): { sql: string | null; values: string[] } {
+  if (plan.mode === 'INSERT_AND_UPDATE') {
+    if (from.updatedKey === null) return { sql: null, values: [] };
+    const uk = plan.updatedKey!;
+    if (from.primaryKey === null) {
+      return { sql: `${quoteIdent(uk)} >= ${wmRef(0, typeOf(plan, uk))}`, values: [from.updatedKey] };
+    }
+    const cols = plan.keysetColumns;
+    const vals = [from.updatedKey, ...from.primaryKey];
+    return { sql: `(${quoteIdents(cols)}) > (${cols.map((c, i) => wmRef(i, typeOf(plan, c))).join(', ')})`, values: vals };
+  }
+  if (from.primaryKey === null || plan.primaryKey.length === 0) return { sql: null, values: [] };
+  const cols = plan.primaryKey;
+  return { sql: `(${quoteIdents(cols)}) > (${cols.map((c, i) => wmRef(i, typeOf(plan, c))).join(', ')})`, values: from.primaryKey };
+}
+
+function selectList(plan: TablePlan): string {
+  return plan.columns.map((c) => quoteIdent(c.name)).join(', ');
+}
+
+export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {
+  const src = qualify(plan.source.schema, plan.source.name);
+  const pred = keysetPredicate(plan, from);
+  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  const keyed = plan.keysetColumns.length > 0;
+  const order = keyed ? `\nORDER BY ${quoteIdents(plan.keysetColumns)}` : '';
+  const limit = keyed ? `\nLIMIT ${plan.rowLimit}` : '';
+  const inner = `SELECT ${selectList(plan)}\nFROM ${src}${where}${order}${limit}`;
+  const copySql = `COPY (${inner}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *, ENCODING 'UTF8')`;
+  let boundsSql: string;
+  if (keyed) {
+    const ks = quoteIdents(plan.keysetColumns);
+    const desc = plan.keysetColumns.map((c) => `${quoteIdent(c)} DESC`).join(', ');
+    const lastCols = plan.keysetColumns.map((c, i) => `l.${quoteIdent(c)}::text AS k${i}`).join(', ');
+    boundsSql =
+      `WITH b AS (SELECT ${ks} FROM ${src}${where}${order}${limit})\n` +
+      `SELECT (SELECT count(*) FROM b)::bigint AS n, ${lastCols}\n` +
+      `FROM (SELECT 1) one LEFT JOIN (SELECT * FROM b ORDER BY ${desc} LIMIT 1) l ON true`;
+  } else {
+    boundsSql = `SELECT count(*)::bigint AS n FROM ${src}`;
+  }
+  return { settings: JSON.stringify(pred.values), boundsSql, copySql };
+}
+
+/**
+ * The oldest start time among transactions open on the source database, read inside the
+ * batch's snapshot. No transaction still open can have written an updated_key older than
+ * this (with updated_key = now() or clock_timestamp()), so the stored watermark never
+ * passes it. `hidden` counts sessions whose details the source user may not see (grant
+ * pg_read_all_stats), in which case only the overlap window protects late commits.
+ */
+export const OPEN_TRANSACTIONS_SQL = `SELECT
+  (SELECT min(xact_start) FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_type = 'client backend' AND xact_start IS NOT NULL)::text AS oldest_xact_start,
+  (SELECT count(*) FROM pg_stat_activity
+    WHERE datname = current_database() AND backend_type = 'client backend' AND query = '<insufficient privilege>')::int AS hidden,
+  now()::text AS snapshot_time`;
+
+/** Files per batch: about chunkSize rows each, rounded up to a multiple of the slice count. */
+export function fileCount(rows: number, chunkSize: number, slices: number): number {
+  if (rows <= 0) return 0;
+  const files = Math.ceil(rows / chunkSize);
+  return Math.ceil(files / slices) * slices;
+}
+
+/** Rows per file so `files` files come out roughly equal. */
+export function rowsPerFile(rows: number, files: number): number {
+  return files <= 0 ? rows : Math.max(1, Math.ceil(rows / files));
+}
+
+/**
+ * The watermark to store after a batch: the batch's last key, but for INSERT_AND_UPDATE
+ * never past the oldest open transaction's start (then stored as `uk >= cap`, re-read next
+ * run; the merge removes the duplicates).
+ */
+export function durableWatermark(plan: TablePlan, last: Watermark, cap: string | null, lastAtOrAfterCap: boolean): Watermark {
+  if (plan.mode !== 'INSERT_AND_UPDATE' || cap === null || last.updatedKey === null || !lastAtOrAfterCap) return last;
+  return { updatedKey: cap, primaryKey: null };
+}
