@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
+import { registerStatus } from './commands/status.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerMigrate(program);
   registerSync(program);
+  registerStatus(program);
   registerStack(program);
   return program;
 }

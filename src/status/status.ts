@@ -1,0 +1,120 @@
+import type pg from 'pg';
+import { resolveConnectionString } from '../config/connection.js';
+import { connect } from '../db/connect.js';
+import { qualify, quoteIdent } from '../sql/quote.js';
+import { sourceColumns } from '../sync/catalog.js';
+import { listTables } from '../sync/metadata.js';
+import { WM_SETTING, keysetPredicate, planTable, watermarkFromRow } from '../sync/plan.js';
+import type { JobRow, TableRow } from '../sync/types.js';
+
+/** `redshift-loader status`: one line per table, from the metadata DB plus a look at the source. */
+export interface TableStatus {
+  job: string;
+  table: string;
+  mode: string;
+  disabled: boolean;
+  watermark: string;
+  /** How far the target is behind: rows after the watermark at the source (and seconds, by updated key). */
+  lag: string;
+  lastSuccess: string | null;
+  lastRunStatus: string | null;
+  lastRunRows: number | null;
+  lastError: string | null;
+}
+
+export async function collectStatus(db: pg.ClientBase, jobName?: string): Promise<TableStatus[]> {
+  const jobs = await db.query<JobRow>(
+    `SELECT id, name, source_connection_string AS "sourceConnectionString" FROM jobs WHERE ($1::text IS NULL OR name = $1) ORDER BY name`,
+    [jobName ?? null],
+  );
+  if (jobName && jobs.rowCount === 0) throw new Error(`job "${jobName}" not found in the jobs table`);
+  const out: TableStatus[] = [];
+  for (const job of jobs.rows) {
+    const tables = await listTables(db, job.id);
+    let src: pg.Client | null = null;
+    let srcError: string | null = null;
+    try {
+      src = await connect(resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`));
+    } catch (e) {
+      srcError = `source unreachable: ${(e as Error).message}`;
+    }
+    try {
+      for (const t of tables) {
+        const extra = await db.query<{ last_synced_at: string | null; last_error: string | null; status: string | null; rows: string | null }>(
+          `SELECT t.last_synced_at::text, t.last_error, r.status::text, r.rows::text
+           FROM tables t LEFT JOIN LATERAL (SELECT status, rows FROM sync_runs WHERE table_id = t.id ORDER BY id DESC LIMIT 1) r ON true
+           WHERE t.id = $1`,
+          [t.id],
+        );
+        const e = extra.rows[0]!;
+        out.push({
+          job: job.name,
+          table: `${t.sourceSchema}.${t.sourceName}`,
+          mode: t.copyMode,
+          disabled: t.disabled,
+          watermark: watermarkText(t),
+          lag: src ? await sourceLag(src, job.name, t).catch((err: Error) => `error: ${err.message}`) : srcError!,
+          lastSuccess: e.last_synced_at,
+          lastRunStatus: e.status,
+          lastRunRows: e.rows === null ? null : Number(e.rows),
+          lastError: e.last_error,
+        });
+      }
+    } finally {
+      await src?.end().catch(() => undefined);
+    }
+  }
+  return out;
+}
+
+function watermarkText(t: TableRow): string {
+  if (t.copyMode === 'FULL_DATA_SYNC') return '-';
+  const parts = [t.maxUpdatedKey, t.maxPrimaryKey === null ? null : JSON.stringify(t.maxPrimaryKey)].filter((p): p is string => !!p);
+  return parts.length ? parts.join(' ') : '(from the start)';
+}
+
+/** Counts source rows after the watermark with the sync engine's own keyset predicate. */
+async function sourceLag(src: pg.ClientBase, jobName: string, t: TableRow): Promise<string> {
+  const table = qualify(t.sourceSchema, t.sourceName);
+  const columns = await sourceColumns(src, t.sourceSchema, t.sourceName);
+  if (columns.length === 0) return 'source table not found';
+  if (t.copyMode === 'FULL_DATA_SYNC') {
+    const n = await src.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}`);
+    return `${n.rows[0]!.n} rows at the source`;
+  }
+  const plan = planTable(t, columns, { rowLimit: 1, chunkSize: 1, destinationSchema: 'public' }, jobName);
+  const pred = keysetPredicate(plan, watermarkFromRow(t, plan, jobName));
+  await src.query('BEGIN READ ONLY');
+  try {
+    await src.query(`SELECT set_config('${WM_SETTING}', $1, true)`, [JSON.stringify(pred.values)]);
+    const n = await src.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${table}${pred.sql ? ` WHERE ${pred.sql}` : ''}`);
+    let text = `${n.rows[0]!.n} rows after the watermark`;
+    if (plan.updatedKey && t.maxUpdatedKey) {
+      const uk = quoteIdent(plan.updatedKey);
+      const s = await src.query<{ secs: string | null }>(`SELECT extract(epoch FROM max(${uk})::timestamptz - $1::timestamptz)::bigint::text AS secs FROM ${table}`, [t.maxUpdatedKey]);
+      text += `, ${Math.max(0, Number(s.rows[0]!.secs ?? 0))} s behind`;
+    }
+    return text;
+  } finally {
+    await src.query('ROLLBACK').catch(() => undefined);
+  }
+}
+
+export function formatStatus(rows: TableStatus[]): string {
+  if (rows.length === 0) return 'no tables configured\n';
+  const header = ['JOB', 'TABLE', 'MODE', 'WATERMARK', 'LAG', 'LAST SUCCESS', 'LAST RUN', 'ROWS', 'LAST ERROR'];
+  const body = rows.map((r) => [
+    r.job,
+    r.table + (r.disabled ? ' (disabled)' : ''),
+    r.mode,
+    r.watermark,
+    r.lag,
+    r.lastSuccess ?? 'never',
+    r.lastRunStatus ?? '-',
+    r.lastRunRows === null ? '-' : String(r.lastRunRows),
+    r.lastError ? r.lastError.replace(/\s+/g, ' ').slice(0, 160) : '',
+  ]);
+  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt(header), ...body.map(fmt)].join('\n') + '\n';
+}
