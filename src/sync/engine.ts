@@ -113,6 +113,8 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
   const progress = { rows: 0, bytes: 0, files: 0, batches: 0 };
   let plan: TablePlan | null = null;
   try {
+    // The run row comes first, so every attempt (even one that fails on configuration) has one.
+    runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: table.copyMode, before: meta.storedOf(table), workerId: deps.workerId });
     const { bucket: b, prefix } = jobS3(job, deps.env);
     bucket = b;
     const auth = copyAuth(job, deps.env);
@@ -129,7 +131,6 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
     plan = planTable(table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
     await load.checkTarget(conns.redshift, plan, where);
     const stored = watermarkFromRow(table, plan, job.name);
-    runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: plan.mode, before: stored, workerId: deps.workerId });
     s3RunPrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/run-${runId}-${randomBytes(3).toString('hex')}`;
     log.info({ mode: plan.mode, watermark: stored, rowLimit: plan.rowLimit }, 'table sync started');
 
@@ -141,6 +142,7 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
       from = overlap > 0 ? { updatedKey: await meta.normalizeTimestamp(db, stored.updatedKey, overlap), primaryKey: null } : stored;
     }
     let durable: Watermark = stored;
+    let durableStored = meta.storedOf(table);
     if (plan.mode === 'FULL_DATA_SYNC') {
       for (const s of load.prepareSwapStatements(plan)) await conns.redshift.query(s);
     }
@@ -154,9 +156,10 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
       progress.batches += 1;
       if (plan.mode !== 'FULL_DATA_SYNC') {
         const next = durableWatermark(plan, r.last, r.cap, r.lastAtOrAfterCap);
-        const ok = await meta.advanceWatermark(db, table.id, durable, next);
+        const ok = await meta.advanceWatermark(db, table.id, durableStored, next);
         if (!ok) throw new Error(`${where}: the tables row's watermark was changed while syncing (a reset?); stopping this table, the next run starts from the new value`);
         durable = next;
+        durableStored = meta.storedFrom(next);
       }
       await meta.updateRun(db, runId, { ...progress, after: durable });
       from = r.last;
@@ -261,7 +264,8 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       keyPrefix: batchPrefix,
       rowsPerFile: rowsPerFile(n, files),
       gzipLevel: a.deps.env.GZIP_LEVEL,
-      signal: a.deps.signal,
+      // No abort signal here: an extract is bounded by row_limit, and cutting a COPY TO
+      // mid-stream would leave the source session busy. The abort is checked right after.
       onProgress: (p) => log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     });
     await src.query('COMMIT');

@@ -45,12 +45,23 @@ function wmParams(w: Watermark): [string | null, string | null] {
   return [w.primaryKey === null ? null : JSON.stringify(w.primaryKey), w.updatedKey];
 }
 
+/** The watermark columns exactly as stored (a hand-written `[10]` stays a number). */
+export interface StoredWatermark {
+  maxPrimaryKey: unknown;
+  maxUpdatedKey: string | null;
+}
+
+export const storedOf = (t: TableRow): StoredWatermark => ({ maxPrimaryKey: t.maxPrimaryKey, maxUpdatedKey: t.maxUpdatedKey });
+
+export const storedFrom = (w: Watermark): StoredWatermark => ({ maxPrimaryKey: w.primaryKey, maxUpdatedKey: w.updatedKey });
+
 /**
- * Stores a new watermark only if the row still holds the one this run started from, so a
+ * Stores a new watermark only if the row still holds the one this run last stored, so a
  * user's reset (both columns to NULL = resync) during a run is never overwritten.
  */
-export async function advanceWatermark(db: pg.ClientBase, tableId: number, expected: Watermark, next: Watermark): Promise<boolean> {
-  const [expPk, expUk] = wmParams(expected);
+export async function advanceWatermark(db: pg.ClientBase, tableId: number, expected: StoredWatermark, next: Watermark): Promise<boolean> {
+  const expPk = expected.maxPrimaryKey === null || expected.maxPrimaryKey === undefined ? null : JSON.stringify(expected.maxPrimaryKey);
+  const expUk = expected.maxUpdatedKey;
   const [pk, uk] = wmParams(next);
   const r = await db.query(
     `UPDATE tables SET max_primary_key = $2::jsonb, max_updated_key = $3::timestamptz
@@ -79,12 +90,13 @@ export interface RunStart {
   jobId: number;
   tableId: number;
   copyMode: string;
-  before: Watermark;
+  before: StoredWatermark;
   workerId?: string;
 }
 
 export async function startRun(db: pg.ClientBase, s: RunStart): Promise<string> {
-  const [pk, uk] = wmParams(s.before);
+  const pk = s.before.maxPrimaryKey === null || s.before.maxPrimaryKey === undefined ? null : JSON.stringify(s.before.maxPrimaryKey);
+  const uk = s.before.maxUpdatedKey;
   const r = await db.query<{ id: string }>(
     `INSERT INTO sync_runs (job_id, table_id, copy_mode, status, max_primary_key_before, max_updated_key_before, worker_id)
      VALUES ($1, $2, $3::copy_mode, 'running', $4::jsonb, $5::timestamptz, $6) RETURNING id::text`,
