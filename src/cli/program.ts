@@ -3,6 +3,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
 import { registerStatus } from './commands/status.js';
+import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerSync(program);
   registerStatus(program);
+  registerWorker(program);
   registerStack(program);
   return program;
 }

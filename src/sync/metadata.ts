@@ -13,7 +13,9 @@ const JOB_COLUMNS = `id, name, source_connection_string AS "sourceConnectionStri
 const TABLE_COLUMNS = `id, job_id AS "jobId", source_schema AS "sourceSchema", source_name AS "sourceName",
   destination_schema AS "destinationSchema", destination_name AS "destinationName", copy_mode::text AS "copyMode",
   primary_key AS "primaryKey", updated_key AS "updatedKey", disabled, max_primary_key AS "maxPrimaryKey",
-  max_updated_key::text AS "maxUpdatedKey", row_limit AS "rowLimit", chunk_size AS "chunkSize"`;
+  max_updated_key::text AS "maxUpdatedKey", row_limit AS "rowLimit", chunk_size AS "chunkSize",
+  dist_key AS "distKey", sort_keys AS "sortKeys", include_columns AS "includeColumns", exclude_columns AS "excludeColumns",
+  delete_detection AS "deleteDetection"`;
 
 export async function getJobByName(db: pg.ClientBase, name: string): Promise<JobRow> {
   const r = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE name = $1`, [name]);
@@ -123,4 +125,18 @@ export async function updateRun(db: pg.ClientBase, runId: string, p: RunProgress
 
 export async function finishRun(db: pg.ClientBase, runId: string, status: 'succeeded' | 'failed', error: string | null): Promise<void> {
   await db.query(`UPDATE sync_runs SET status = $2::sync_status, finished_at = now(), error = $3 WHERE id = $1`, [runId, status, error]);
+}
+
+/**
+ * Closes `running` rows left by a worker that died mid-run. Only safe while holding the
+ * job's claim (no one else can be running it).
+ */
+export async function closeAbandonedRuns(db: pg.ClientBase, jobId: number): Promise<number> {
+  const r = await db.query(
+    `UPDATE sync_runs SET status = 'failed', finished_at = now(),
+       error = 'abandoned: worker ' || coalesce(worker_id, '?') || ' stopped before finishing (crash or kill); its batch was not committed or its watermark not stored, and the next run redoes it'
+     WHERE job_id = $1 AND status = 'running'`,
+    [jobId],
+  );
+  return r.rowCount ?? 0;
 }
