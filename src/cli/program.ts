@@ -1,5 +1,7 @@
 import { Command } from 'commander';
+import { registerGrants } from './commands/grants.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerSetup } from './commands/setup.js';
 import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
 import { registerStatus } from './commands/status.js';
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerMigrate(program);
   registerSync(program);
+  registerSetup(program);
+  registerGrants(program);
   registerStatus(program);
   registerWorker(program);
   registerStack(program);

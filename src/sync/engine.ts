@@ -7,7 +7,9 @@ import { connect, connectRedshift } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
 import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
-import { sourceColumns } from './catalog.js';
+import { selectColumns } from '../setup/ddl.js';
+import { detectDeletes } from '../setup/delete-detection.js';
+import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
 import { extractToS3 } from './extract.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
@@ -100,7 +102,8 @@ interface Connections {
 }
 
 /** One table: never throws; failures are recorded in sync_runs and tables.last_error. */
-export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow, deps: SyncDeps): Promise<TableResult> {
+export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps): Promise<TableResult> {
+  let table = tableRow;
   const name = `${table.sourceSchema}.${table.sourceName}`;
   const log = deps.log.child({ job: job.name, table: name });
   const where = `job "${job.name}", table ${name}`;
@@ -126,9 +129,27 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
     conns.redshift = await connectRedshift(destUrl).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
-    const columns = await sourceColumns(conns.source, table.sourceSchema, table.sourceName);
-    if (columns.length === 0) throw new Error(`${where}: source table ${name} not found`);
+    const allColumns = await sourceColumnsForDrift(conns.source, table.sourceSchema, table.sourceName);
+    if (allColumns.length === 0) throw new Error(`${where}: source table ${name} not found`);
+    const columns = selectColumns(allColumns, table, where);
     plan = planTable(table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
+    // Schema drift: new columns are added to the target (and the table resynced to backfill
+    // them, recorded before the ALTER), widened varchars widened; incompatible changes stop here.
+    const drift = await checkAndApplyDrift({
+      redshift: conns.redshift,
+      sourceColumns: columns,
+      target: plan.target,
+      table,
+      jobName: job.name,
+      log,
+      onResync: async () => {
+        await db.query('UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL WHERE id = $1', [table.id]);
+      },
+    });
+    if (drift.resync) {
+      table = { ...table, maxPrimaryKey: null, maxUpdatedKey: null };
+      log.warn({ statements: drift.statements }, 'schema drift: new column(s) added to the target; resyncing the table to backfill them');
+    }
     await load.checkTarget(conns.redshift, plan, where);
     const stored = watermarkFromRow(table, plan, job.name);
     s3RunPrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/run-${runId}-${randomBytes(3).toString('hex')}`;
@@ -169,6 +190,9 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, table: TableRow,
       if (deps.signal?.aborted) throw new SyncAbortedError();
       const statements = await load.swapStatements(conns.redshift, plan);
       await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: deps.signal });
+    } else if (table.deleteDetection && !deps.signal?.aborted) {
+      const d = await detectDeletes({ source: conns.source, redshift: conns.redshift, plan, log });
+      log.info({ deleted: d.deleted, ranges: d.ranges, rangesChecked: d.rangesChecked, mode: d.mode }, 'delete detection finished');
     }
     await meta.finishRun(db, runId, 'succeeded', null);
     await meta.recordTableSuccess(db, table.id);

@@ -32,6 +32,13 @@ export interface TableRow {
   maxUpdatedKey: string | null;
   rowLimit: number | null;
   chunkSize: number | null;
+  /** Target design overrides (see src/setup/ddl.ts): a column or EVEN/ALL/AUTO; comma lists. */
+  distKey?: string | null;
+  sortKeys?: string | null;
+  includeColumns?: string | null;
+  excludeColumns?: string | null;
+  /** Compare primary keys with the source and delete target rows gone there. */
+  deleteDetection?: boolean;
 }
 
 export interface SourceColumn {
