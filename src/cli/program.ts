@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerGrants } from './commands/grants.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
@@ -21,5 +22,6 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerWorker(program);
   registerStack(program);
+  registerAdmin(program);
   return program;
 }

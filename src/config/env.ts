@@ -28,6 +28,7 @@ export const envSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
   REDSHIFT_IAM_ROLE: z.string().min(1).optional(),
+  REDSHIFT_URL: url.optional(),
   IMPORT_ROW_LIMIT: positiveInt(100_000),
   IMPORT_CHUNK_SIZE: positiveInt(25_000),
   /** Files per batch are rounded up to a multiple of this (the cluster's slice count). */
