@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
 import { extractToS3 } from '../src/sync/extract.js';
+import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { loadEnv } from '../src/config/env.js';
 import { freshDatabase, stackEnv } from './helpers/stack.js';
 
@@ -23,7 +24,7 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     const env = loadEnv({ ...s() });
     const s3 = createS3Client(env);
     const prefix = `extract-test/${Date.now()}`;
-    const copySql = `COPY (SELECT id, note FROM t ORDER BY id) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *)`;
+    const copySql = copyToStdoutSql('SELECT id, note FROM t ORDER BY id');
     const r = await extractToS3({ client: db, copySql, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, rowsPerFile: 125, gzipLevel: 1 });
     expect(r.rows).toBe(1000);
     expect(r.files.map((f) => f.rows)).toEqual(Array(8).fill(125));
@@ -49,7 +50,7 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     expect(texts.join('')).toBe(whole);
     expect(r.rawBytes).toBe(Buffer.byteLength(whole));
     expect(whole).toContain('"7","multi\nline ""quoted"", comma"\n');
-    expect(whole).toContain('"11",\\N\n');
+    expect(whole).toContain(`"11",${CSV_NULL}\n`);
     await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
     s3.destroy();
   });

@@ -1,6 +1,7 @@
 import type { CopyAuth } from '../redshift/sql.js';
 import { copyFromManifest } from '../redshift/sql.js';
 import { quoteIdents } from '../sql/quote.js';
+import { copyToStdoutSql } from '../sync/encoding.js';
 import { batchOf, type Batch } from './batch.js';
 import { relationSql, type Relation } from './names.js';
 
@@ -20,7 +21,7 @@ export function sourceSelect(source: CopyTableSource, columns: readonly string[]
 
 /** The extract, in the sync engine's CSV dialect (README: Encoding). */
 export function extractCopySql(source: CopyTableSource, columns: readonly string[]): string {
-  return `COPY (${sourceSelect(source, columns)}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *, ENCODING 'UTF8')`;
+  return copyToStdoutSql(sourceSelect(source, columns));
 }
 
 export const manifestKey = (prefix: string, i: number) => `${prefix}/manifest-${String(i + 1).padStart(5, '0')}.json`;

@@ -1,4 +1,5 @@
 import { qualify, quoteIdent, quoteIdents, quoteLiteral } from '../sql/quote.js';
+import { REDSHIFT_CSV_OPTIONS } from '../sync/encoding.js';
 
 /**
  * Every statement the sync engine sends to Redshift is built here (and snapshot-tested in
@@ -29,8 +30,8 @@ function authClause(auth: CopyAuth): string {
 }
 
 /**
- * The load: one COPY over a manifest of gzip CSV files. The extract writes every non-NULL
- * value quoted and NULL as a bare \N, so NULL and '' both survive (see README, Encoding).
+ * The load: one COPY over a manifest of gzip CSV files in the dialect of
+ * src/sync/encoding.ts, so NULL and '' both survive (see README, Encoding).
  */
 export function copyFromManifest(o: CopyOptions): string {
   const target = 'temp' in o.table ? quoteIdent(o.table.name) : ref(o.table);
@@ -38,7 +39,7 @@ export function copyFromManifest(o: CopyOptions): string {
     `COPY ${target} (${quoteIdents(o.columns)})`,
     `FROM ${quoteLiteral(o.manifestUrl)}`,
     authClause(o.auth),
-    `MANIFEST GZIP CSV QUOTE AS '"' DELIMITER AS ',' NULL AS '\\\\N'`,
+    `MANIFEST GZIP ${REDSHIFT_CSV_OPTIONS}`,
     `TIMEFORMAT 'auto' DATEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF`,
   ];
   if (o.region) lines.push(`REGION ${quoteLiteral(o.region)}`);

@@ -1,4 +1,4 @@
-import { PassThrough, Transform } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -36,6 +36,26 @@ export interface ExtractOptions {
   gzipLevel: number;
   signal?: AbortSignal;
   onProgress?: (p: { rows: number; rawBytes: number }) => void;
+  /** Where a file's gzip bytes go; default: a multipart upload to s3://bucket/key. */
+  sink?: (key: string, body: Readable) => FileSink;
+}
+
+export interface FileSink {
+  done: Promise<unknown>;
+  abort(): Promise<void>;
+}
+
+export function s3Sink(s3: S3Client, bucket: string): (key: string, body: Readable) => FileSink {
+  return (key, body) => {
+    const upload = new Upload({
+      client: s3,
+      params: { Bucket: bucket, Key: key, Body: body, ContentType: 'text/csv', ContentEncoding: 'gzip' },
+      queueSize: 2,
+      partSize: 8 * 1024 * 1024,
+      leavePartsOnError: false,
+    });
+    return { done: upload.done(), abort: () => upload.abort() };
+  };
 }
 
 interface OpenFile {
@@ -44,7 +64,7 @@ interface OpenFile {
   rows: number;
   gzip: Gzip;
   counted: { bytes: number };
-  upload: Upload;
+  sink: FileSink;
   done: Promise<unknown>;
 }
 
@@ -71,14 +91,8 @@ export async function extractToS3(o: ExtractOptions): Promise<ExtractResult> {
     });
     const body = new PassThrough();
     gzip.pipe(tap).pipe(body);
-    const upload = new Upload({
-      client: o.s3,
-      params: { Bucket: o.bucket, Key: key, Body: body, ContentType: 'text/csv', ContentEncoding: 'gzip' },
-      queueSize: 2,
-      partSize: 8 * 1024 * 1024,
-      leavePartsOnError: false,
-    });
-    const f: OpenFile = { index, key, rows: 0, gzip, counted, upload, done: upload.done() };
+    const sink = (o.sink ?? s3Sink(o.s3, o.bucket))(key, body);
+    const f: OpenFile = { index, key, rows: 0, gzip, counted, sink, done: sink.done };
     // Surface upload failures early instead of waiting for the end of the stream.
     f.done.catch(() => undefined);
     files.push(f);
@@ -135,7 +149,7 @@ export async function extractToS3(o: ExtractOptions): Promise<ExtractResult> {
   } catch (err) {
     for (const f of files) {
       f.gzip.destroy();
-      await f.upload.abort().catch(() => undefined);
+      await f.sink.abort().catch(() => undefined);
     }
     throw err;
   } finally {

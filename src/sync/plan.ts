@@ -1,4 +1,5 @@
 import { qualify, quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
+import { copyToStdoutSql } from './encoding.js';
 import type { CopyMode, SourceColumn, TableRow, Watermark } from './types.js';
 
 /**
@@ -144,7 +145,7 @@ export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {
   const order = keyed ? `\nORDER BY ${quoteIdents(plan.keysetColumns)}` : '';
   const limit = keyed ? `\nLIMIT ${plan.rowLimit}` : '';
   const inner = `SELECT ${selectList(plan)}\nFROM ${src}${where}${order}${limit}`;
-  const copySql = `COPY (${inner}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *, ENCODING 'UTF8')`;
+  const copySql = copyToStdoutSql(inner);
   let boundsSql: string;
   if (keyed) {
     const ks = quoteIdents(plan.keysetColumns);

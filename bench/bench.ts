@@ -1,0 +1,266 @@
+/**
+ * `npm run bench`: builds its data in the local stack and prints, in one run:
+ *   1. throughput of extract -> gzip -> S3 vs the physical limit (COPY TO STDOUT drained)
+ *      and vs the classic shell pipeline (psql \copy | gzip -1), per gzip level;
+ *   2. peak RSS of a `redshift-loader sync` process for 200k and 2M rows;
+ *   3. time to sync 1,000 changed rows from a 50k-row and from a 5M-row table;
+ *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s.
+ * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4 and BENCH_IDLE_SECONDS tune it.
+ * Results go to stdout as a table; BENCHMARKS.md records them.
+ */
+import { execSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { loadEnv } from '../src/config/env.js';
+import { migrate } from '../src/db/migrate.js';
+import { createS3Client, deletePrefix } from '../src/s3/client.js';
+import { extractToS3, type FileSink } from '../src/sync/extract.js';
+import { startStack } from '../src/stack/stack.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4').split(',').map(Number));
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const MiB = 1024 * 1024;
+const CLI = path.resolve(import.meta.dirname, '../src/cli/index.ts');
+const out: string[] = [];
+const say = (s: string) => {
+  out.push(s);
+  process.stdout.write(`${s}\n`);
+};
+const fmt = (n: number, d = 1) => n.toFixed(d);
+
+const COLUMNS = 'id, created_at, updated_at, note, amount, meta';
+const SELECT = `SELECT ${COLUMNS} FROM bench ORDER BY id`;
+
+async function makeTable(c: pg.Client, name: string, rows: number): Promise<void> {
+  await c.query(`DROP TABLE IF EXISTS ${name}`);
+  await c.query(`CREATE TABLE ${name} (
+    id bigint PRIMARY KEY, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    note text NOT NULL, amount numeric(12,2), meta jsonb)`);
+  // ~60-char text, numeric, small json: about 150 bytes of CSV a row.
+  await c.query(`INSERT INTO ${name}
+    SELECT g, '2024-01-01'::timestamptz + g * interval '1 second', '2024-01-01'::timestamptz + g * interval '1 second',
+           substr(md5(g::text) || md5((g * 7)::text), 1, 40 + g % 40), (g % 100000) / 100.0,
+           jsonb_build_object('k', g % 10, 'tag', 'v' || (g % 100))
+    FROM generate_series(1, ${rows}) g`);
+  await c.query(`CREATE INDEX ON ${name} (updated_at, id)`);
+  await c.query(`VACUUM ANALYZE ${name}`);
+}
+
+/** A sink that drops the gzip bytes: measures extract + compress without the S3 server. */
+const discardSink = (_key: string, body: Readable): FileSink => ({
+  done: pipeline(body, new Writable({ write: (_c, _e, cb) => cb() })),
+  abort: async () => undefined,
+});
+
+async function drain(c: pg.Client, sql: string): Promise<number> {
+  let bytes = 0;
+  await pipeline(c.query(copyTo(sql)), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+  return bytes;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ r: T; s: number }> {
+  const t = process.hrtime.bigint();
+  const r = await fn();
+  return { r, s: Number(process.hrtime.bigint() - t) / 1e9 };
+}
+
+function hasCommand(cmd: string): boolean {
+  try {
+    execSync(`command -v ${cmd}`, { stdio: 'ignore', shell: '/bin/bash' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs the CLI in a child process, sampling its peak RSS (VmHWM) and CPU time. */
+function runCli(args: string[], env: Record<string, string>, opts: { untilMs?: number } = {}): Promise<{ code: number | null; peakMiB: number; cpuSeconds: number; seconds: number; output: string; samples: Array<[number, number]> }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    let peak = 0;
+    let cpu = 0;
+    const samples: Array<[number, number]> = [];
+    const tck = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
+    const sample = () => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+        const m = status.match(/VmHWM:\s+(\d+) kB/);
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        cpu = (Number(stat[11]) + Number(stat[12])) / tck;
+        samples.push([(Date.now() - t0) / 1000, cpu]);
+      } catch {
+        /* exited */
+      }
+    };
+    const timer = setInterval(sample, opts.untilMs ? 1000 : 50);
+    let stopTimer: NodeJS.Timeout | undefined;
+    if (opts.untilMs) stopTimer = setTimeout(() => (sample(), child.kill('SIGTERM')), opts.untilMs);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      if (stopTimer) clearTimeout(stopTimer);
+      resolve({ code, peakMiB: peak, cpuSeconds: cpu, seconds: (Date.now() - t0) / 1000, output, samples });
+    });
+  });
+}
+
+async function main() {
+  say(`# redshift-loader benchmarks: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${fmt(os.totalmem() / 1024 ** 3, 0)} GiB, Node ${process.version}, ${ROWS} rows`);
+  const stack = await startStack({});
+  const stop = async () => stack.stop();
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    const env = loadEnv({ ...stack.env });
+    await migrate(stack.env.DATABASE_URL);
+    const src = new pg.Client({ connectionString: stack.env.SOURCE_URL });
+    await src.connect();
+    await src.query(`SET timezone TO 'UTC'`);
+    const s3 = createS3Client(env);
+
+    if (ONLY.has(1)) {
+      say(`\n## 1. Throughput: extract -> compress -> S3, ${ROWS} rows`);
+      const b = await timed(() => makeTable(src, 'bench', ROWS));
+      say(`(built the table in ${fmt(b.s)} s)`);
+      const copySql = `COPY (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *)`;
+      await drain(src, copySql); // warm the cache
+      const limit = await timed(() => drain(src, copySql));
+      const rawMiB = limit.r / MiB;
+      const limitRate = rawMiB / limit.s;
+      say(`| pipeline | seconds | MiB/s of raw CSV | ratio to limit | gzip MiB |`);
+      say(`|---|---|---|---|---|`);
+      say(`| limit: COPY TO STDOUT drained to nothing (${fmt(rawMiB)} MiB) | ${fmt(limit.s, 2)} | ${fmt(limitRate)} | 1.00 | |`);
+      if (hasCommand('psql') && hasCommand('gzip')) {
+        const shell = await timed(async () => {
+          execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *)" | gzip -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
+        });
+        say(`| shell: psql \\copy ... \\| gzip -1 > /dev/null | ${fmt(shell.s, 2)} | ${fmt(rawMiB / shell.s)} | ${fmt(rawMiB / shell.s / limitRate, 2)} | |`);
+      } else {
+        say(`| shell: psql \\copy \\| gzip -1 | skipped: psql or gzip not installed | | | |`);
+      }
+      const rowsPerFile = 25_000;
+      for (const level of [1, 3, 6]) {
+        for (const target of ['discard', 's3'] as const) {
+          if (target === 's3' && level !== 1) continue;
+          const prefix = `bench/${level}-${target}-${Date.now()}`;
+          const r = await timed(async () => {
+            await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+            try {
+              return await extractToS3({
+                client: src, copySql, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, rowsPerFile, gzipLevel: level,
+                sink: target === 'discard' ? discardSink : undefined,
+              });
+            } finally {
+              await src.query('COMMIT');
+            }
+          });
+          const gz = r.r.files.reduce((a, f) => a + f.bytes, 0) / MiB;
+          const label = target === 'discard' ? `ours, gzip ${level}, compressed bytes discarded` : `ours, gzip ${level}, multipart upload to the S3 server`;
+          say(`| ${label} (${r.r.files.length} files) | ${fmt(r.s, 2)} | ${fmt(rawMiB / r.s)} | ${fmt(rawMiB / r.s / limitRate, 2)} | ${target === 'discard' ? fmt(gz) : fmt(gz)} |`);
+          if (target === 's3') await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
+        }
+      }
+    }
+
+    if (ONLY.has(2)) {
+      say(`\n## 2. Memory: peak RSS of \`redshift-loader sync\` (INSERT_ONLY, whole table, row limit 100000)`);
+      say(`| rows | seconds | peak RSS MiB | exit |`);
+      say(`|---|---|---|---|`);
+      const rs = new pg.Client({ connectionString: stack.env.REDSHIFT_URL });
+      await rs.connect();
+      const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+      await meta.connect();
+      for (const n of [200_000, ROWS]) {
+        const t = `mem_${n}`;
+        await makeTable(src, t, n);
+        await rs.query(`DROP TABLE IF EXISTS ${t}`);
+        await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, note VARCHAR(320), amount NUMERIC(12,2), meta SUPER) DISTKEY(id) SORTKEY(id)`);
+        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, [`mem_${n}`]);
+        await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, $2, 'INSERT_ONLY', 'id') ON CONFLICT DO NOTHING`, [job.rows[0].id, t]);
+        const r = await runCli(['sync', '--job', `mem_${n}`], { ...stack.env });
+        say(`| ${n} | ${fmt(r.seconds)} | ${fmt(r.peakMiB, 0)} | ${r.code} |`);
+        if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+        await src.query(`DROP TABLE ${t}`);
+        await rs.query(`DROP TABLE ${t}`);
+      }
+      await rs.end();
+      await meta.end();
+    }
+
+    if (ONLY.has(3)) {
+      say(`\n## 3. Incremental cost: sync 1,000 changed rows (INSERT_AND_UPDATE, index on (updated_at, id))`);
+      say(`| table rows | seconds (median of 3) | ratio to 50k |`);
+      say(`|---|---|---|`);
+      const rs = new pg.Client({ connectionString: stack.env.REDSHIFT_URL });
+      await rs.connect();
+      const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+      await meta.connect();
+      let base = 0;
+      for (const n of [50_000, 5_000_000]) {
+        const t = `inc_${n}`;
+        await makeTable(src, t, n);
+        await rs.query(`DROP TABLE IF EXISTS ${t}`);
+        await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, note VARCHAR(320), amount NUMERIC(12,2), meta SUPER) DISTKEY(id) SORTKEY(updated_at, id)`);
+        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`, [`inc_${n}`]);
+        // Start from "caught up" without loading n rows into the double: the watermark is the table's last key.
+        const last = await src.query(`SELECT updated_at::text AS u, id::text AS id FROM ${t} ORDER BY updated_at DESC, id DESC LIMIT 1`);
+        await meta.query(
+          `INSERT INTO tables (job_id, source_name, copy_mode, primary_key, updated_key, max_updated_key, max_primary_key) VALUES ($1, $2, 'INSERT_AND_UPDATE', 'id', 'updated_at', $3, $4)`,
+          [job.rows[0].id, t, last.rows[0].u, JSON.stringify([last.rows[0].id])],
+        );
+        const times: number[] = [];
+        for (let i = 0; i < 3; i++) {
+          await src.query(`UPDATE ${t} SET updated_at = now(), amount = amount + 1 WHERE id IN (SELECT (1 + (g * 7919) % ${n}) FROM generate_series(1, 1000) g)`);
+          const r = await runCli(['sync', '--job', `inc_${n}`], { ...stack.env, UPDATED_KEY_OVERLAP_SECONDS: '0' });
+          if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+          times.push(r.seconds);
+        }
+        times.sort((a, b) => a - b);
+        const med = times[1]!;
+        if (n === 50_000) base = med;
+        say(`| ${n} | ${fmt(med, 2)} | ${fmt(med / base, 2)} |`);
+        await src.query(`DROP TABLE ${t}`);
+      }
+      await rs.end();
+      await meta.end();
+    }
+
+    if (ONLY.has(4)) {
+      say(`\n## 4. Scheduler idle cost: a worker with 1,000 scheduled tables, nothing due, ${IDLE_SECONDS} s`);
+      const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+      await meta.connect();
+      await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) SELECT 'idle_' || g, 'env:SOURCE_URL', 'env:REDSHIFT_URL' FROM generate_series(1, 1000) g`);
+      await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) SELECT id, 't', 'INSERT_ONLY', 'id' FROM jobs WHERE name LIKE 'idle_%'`);
+      await meta.query(`INSERT INTO schedule_events (job_id, frequency, last_run_at, last_succeeded_at) SELECT id, 86400, now(), now() FROM jobs WHERE name LIKE 'idle_%'`);
+      await meta.end();
+      const r = await runCli(['worker', '--no-migrate'], { ...stack.env, WORKER_TICK_SECONDS: '5', SYNC_DB_EVENTS_FREQUENCY: '60' }, { untilMs: IDLE_SECONDS * 1000 });
+      // Steady state: from 10 s after start (start-up compiles TypeScript) to the last sample.
+      const from = r.samples.find(([t]) => t >= 10) ?? r.samples[0]!;
+      const to = r.samples[r.samples.length - 1]!;
+      const idlePct = (100 * (to[1] - from[1])) / Math.max(0.001, to[0] - from[0]);
+      say(`| window | seconds | CPU seconds | CPU % of one core |`);
+      say(`|---|---|---|---|`);
+      say(`| whole run, including start-up | ${fmt(r.seconds)} | ${fmt(r.cpuSeconds, 2)} | ${fmt((100 * r.cpuSeconds) / r.seconds, 2)} |`);
+      say(`| idle, after the first 10 s | ${fmt(to[0] - from[0])} | ${fmt(to[1] - from[1], 2)} | ${fmt(idlePct, 2)} |`);
+      say(`(peak RSS ${fmt(r.peakMiB, 0)} MiB, exit ${r.code})`);
+    }
+    await src.end();
+    s3.destroy();
+  } finally {
+    await stop();
+  }
+}
+
+main().catch(async (err) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,239 @@
+import { describe, expect, it } from 'vitest';
+import { createTableSql, designTable, DesignError } from '../../src/setup/ddl.js';
+import { chooseCopyMode, isBookkeepingTable, matchesAnyGlob, type DiscoveredColumn } from '../../src/setup/discover.js';
+import { constantDefault, planDrift } from '../../src/setup/drift.js';
+import { afterKeySql, bucketSummarySql, deleteKeysSql, hexSliceSql, missingAtSourceSql } from '../../src/setup/delete-detection.js';
+import { grantsSql } from '../../src/setup/grants.js';
+import { compatibility, mapType, parseTargetType } from '../../src/setup/types.js';
+
+describe('type mapping', () => {
+  const cases: Array<[string | Parameters<typeof mapType>[0], string]> = [
+    ['smallint', 'SMALLINT'],
+    ['integer', 'INTEGER'],
+    ['bigint', 'BIGINT'],
+    ['numeric(12,2)', 'NUMERIC(12,2)'],
+    ['numeric(38,0)', 'NUMERIC(38,0)'],
+    ['numeric(10)', 'NUMERIC(10,0)'],
+    ['numeric', 'NUMERIC(38,10)'],
+    ['numeric(50,5)', 'VARCHAR(52)'],
+    ['real', 'REAL'],
+    ['double precision', 'DOUBLE PRECISION'],
+    ['boolean', 'BOOLEAN'],
+    ['date', 'DATE'],
+    ['time without time zone', 'TIME'],
+    ['time(3) without time zone', 'TIME'],
+    ['time with time zone', 'TIMETZ'],
+    ['timestamp without time zone', 'TIMESTAMP'],
+    ['timestamp(3) without time zone', 'TIMESTAMP'],
+    ['timestamp with time zone', 'TIMESTAMPTZ'],
+    ['timestamp(6) with time zone', 'TIMESTAMPTZ'],
+    ['interval', 'VARCHAR(128)'],
+    ['text', 'VARCHAR(65535)'],
+    ['character varying', 'VARCHAR(65535)'],
+    ['character varying(20)', 'VARCHAR(80)'],
+    ['character varying(16383)', 'VARCHAR(65532)'],
+    ['character varying(20000)', 'VARCHAR(65535)'],
+    ['character(3)', 'VARCHAR(12)'],
+    ['character(1)', 'VARCHAR(4)'],
+    ['"char"', 'VARCHAR(4)'],
+    ['name', 'VARCHAR(64)'],
+    ['uuid', 'CHAR(36)'],
+    ['json', 'SUPER'],
+    ['jsonb', 'SUPER'],
+    ['integer[]', 'VARCHAR(65535)'],
+    ['text[]', 'VARCHAR(65535)'],
+    [{ formatType: 'mood', kind: 'e' }, 'VARCHAR(256)'],
+    [{ formatType: 'address', kind: 'c' }, 'VARCHAR(65535)'],
+    [{ formatType: 'int4range', kind: 'r' }, 'VARCHAR(65535)'],
+    [{ formatType: 'positive_int', kind: 'd', baseType: 'integer' }, 'INTEGER'],
+    [{ formatType: 'short_text', kind: 'd', baseType: 'character varying(10)' }, 'VARCHAR(40)'],
+    ['bytea', 'VARCHAR(65535)'],
+    ['inet', 'VARCHAR(43)'],
+    ['cidr', 'VARCHAR(43)'],
+    ['macaddr', 'VARCHAR(17)'],
+    ['money', 'VARCHAR(64)'],
+    ['bit(8)', 'VARCHAR(8)'],
+    ['bit varying(5)', 'VARCHAR(5)'],
+    ['xml', 'VARCHAR(65535)'],
+    ['oid', 'BIGINT'],
+    ['tsvector', 'VARCHAR(65535)'],
+    ['point', 'VARCHAR(65535)'],
+  ];
+  it.each(cases)('%j -> %s', (input, want) => {
+    expect(mapType(input).sql).toBe(want);
+  });
+
+  it('never maps a numeric to a float type', () => {
+    for (const t of ['numeric', 'numeric(5,2)', 'numeric(38,38)', 'numeric(39,2)', 'numeric(1000,0)']) {
+      expect(mapType(t).sql).not.toMatch(/REAL|DOUBLE|FLOAT/);
+    }
+  });
+
+  it('explains the non-obvious choices', () => {
+    for (const t of ['numeric', 'bytea', 'interval', 'money', 'character(2)', 'integer[]', 'jsonb', 'tsvector']) {
+      expect(mapType(t).note, t).toBeTruthy();
+    }
+    expect(mapType('jsonb').keyable).toBe(false);
+  });
+
+  it('reads target catalog types and tells compatible from incompatible', () => {
+    expect(parseTargetType('character varying(80)')).toMatchObject({ family: 'varchar', length: 80 });
+    expect(parseTargetType('numeric(38,10)')).toMatchObject({ family: 'numeric', precision: 38, scale: 10 });
+    expect(compatibility(mapType('character varying(50)'), parseTargetType('character varying(80)'))).toEqual({ ok: true, widenTo: 'VARCHAR(200)' });
+    expect(compatibility(mapType('character varying(10)'), parseTargetType('character varying(80)'))).toEqual({ ok: true });
+    expect(compatibility(mapType('integer'), parseTargetType('bigint'))).toEqual({ ok: true });
+    expect(compatibility(mapType('bigint'), parseTargetType('integer')).ok).toBe(false);
+    expect(compatibility(mapType('text'), parseTargetType('integer')).ok).toBe(false);
+    expect(compatibility(mapType('jsonb'), parseTargetType('character varying(65535)')).ok).toBe(true);
+    expect(compatibility(mapType('numeric(20,4)'), parseTargetType('numeric(12,2)')).ok).toBe(false);
+  });
+});
+
+describe('discovery choices', () => {
+  const col = (name: string, type: string, notNull = true): DiscoveredColumn => ({ name, type, notNull, kind: 'b', baseType: null, defaultExpr: null });
+
+  it('chooses the copy mode from the keys found, with a reason and warnings', () => {
+    const cols = [col('id', 'bigint'), col('updated_at', 'timestamp with time zone'), col('name', 'text', false)];
+    const a = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id']) });
+    expect(a).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at', updatedKeyIndexed: false });
+    expect(a.reason).toMatch(/primary key \(id\) and updated key "updated_at"/);
+    expect(a.warnings.join()).toMatch(/"updated_at" has no index/);
+    const b = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id', 'updated_at']) });
+    expect(b.warnings).toEqual([]);
+    const c = chooseCopyMode({ kind: 'table', columns: [col('id', 'bigint'), col('updated_at', 'text')], primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set() });
+    expect(c).toMatchObject({ copyMode: 'INSERT_ONLY', updatedKey: null });
+    const d = chooseCopyMode({ kind: 'view', columns: cols, primaryKey: [], keySource: null, indexedLeading: new Set() });
+    expect(d.copyMode).toBe('FULL_DATA_SYNC');
+    expect(d.reason).toMatch(/view without a key/);
+    const e = chooseCopyMode({ kind: 'table', columns: [col('k', 'integer'), col('modified_at', 'timestamp without time zone')], primaryKey: ['k'], keySource: 'primary key', indexedLeading: new Set(['modified_at']) });
+    expect(e).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'modified_at' });
+  });
+
+  it('matches shell globs on schema.table and skips migration bookkeeping', () => {
+    expect(matchesAnyGlob(['public.orders*'], 'public', 'orders_2024')).toBe(true);
+    expect(matchesAnyGlob(['public.orders*'], 'sales', 'orders')).toBe(false);
+    expect(matchesAnyGlob(['orde?s'], 'x', 'orders')).toBe(true);
+    expect(matchesAnyGlob(['a.b'], 'a', 'aXb')).toBe(false);
+    for (const t of ['_prisma_migrations', 'schema_migrations', 'ar_internal_metadata', 'knex_migrations', 'knex_migrations_lock', 'flyway_schema_history', 'typeorm_migrations']) {
+      expect(isBookkeepingTable(t), t).toBe(true);
+    }
+    expect(isBookkeepingTable('orders')).toBe(false);
+  });
+});
+
+describe('target design', () => {
+  const src = [
+    { name: 'id', formatType: 'bigint', notNull: true },
+    { name: 'select', formatType: 'character varying(10)', notNull: false },
+    { name: 'Updated At', formatType: 'timestamp with time zone', notNull: true },
+    { name: 'doc', formatType: 'jsonb', notNull: false },
+  ];
+  const target = { schema: 'Analytics', name: 'Order' };
+
+  it('distributes on a single-column key and sorts by updated key then key', () => {
+    const d = designTable(target, src, { primaryKey: 'id', updatedKey: 'Updated At' });
+    expect(createTableSql(d)).toBe(
+      [
+        'CREATE TABLE IF NOT EXISTS "Analytics"."Order" (',
+        '  "id" BIGINT NOT NULL,',
+        '  "select" VARCHAR(40),',
+        '  "Updated At" TIMESTAMPTZ NOT NULL,',
+        '  "doc" SUPER',
+        ')',
+        'DISTSTYLE KEY DISTKEY ("id")',
+        'COMPOUND SORTKEY ("Updated At", "id")',
+      ].join('\n'),
+    );
+  });
+
+  it('uses DISTSTYLE EVEN for composite or no keys, and honours row overrides', () => {
+    expect(createTableSql(designTable(target, src, { primaryKey: 'id, select', updatedKey: null }))).toMatch(/DISTSTYLE EVEN\nCOMPOUND SORTKEY \("id", "select"\)$/);
+    expect(createTableSql(designTable(target, src, { primaryKey: null, updatedKey: null }))).toMatch(/DISTSTYLE EVEN$/);
+    const o = designTable(target, src, { primaryKey: 'id', updatedKey: null, distKey: 'select', sortKeys: 'NONE', excludeColumns: 'doc' });
+    expect(createTableSql(o)).toMatch(/"Updated At" TIMESTAMPTZ NOT NULL\n\)\nDISTSTYLE KEY DISTKEY \("select"\)$/);
+    expect(designTable(target, src, { primaryKey: 'id', updatedKey: null, distKey: 'ALL' }).distStyle).toBe('ALL');
+    expect(designTable(target, src, { primaryKey: 'id', updatedKey: null, includeColumns: 'id, doc' }).columns.map((c) => c.name)).toEqual(['id', 'doc']);
+    expect(() => designTable(target, src, { primaryKey: 'id', updatedKey: null, distKey: 'doc' })).toThrow(/SUPER, which cannot be a distribution key/);
+    expect(() => designTable(target, src, { primaryKey: 'id', updatedKey: null, excludeColumns: 'id' })).toThrow(DesignError);
+  });
+});
+
+describe('drift planning', () => {
+  const target = { schema: 's', name: 'T' };
+  it('adds new columns (resync unless a constant default), widens sized varchars, flags incompatible changes', () => {
+    const p = planDrift(
+      [
+        { name: 'id', type: 'integer', notNull: true },
+        { name: 'name', type: 'character varying(50)', notNull: false },
+        { name: 'extra', type: 'text', notNull: false },
+        { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'false' },
+        { name: 'code', type: 'text', notNull: false },
+      ],
+      [
+        { name: 'id', type: 'integer' },
+        { name: 'name', type: 'character varying(40)' },
+        { name: 'code', type: 'integer' },
+        { name: 'gone', type: 'integer' },
+      ],
+      { target, jobName: 'j', sourceName: 'public.t' },
+    );
+    expect(p.statements).toEqual([
+      'ALTER TABLE "s"."T" ALTER COLUMN "name" TYPE VARCHAR(200)',
+      'ALTER TABLE "s"."T" ADD COLUMN "extra" VARCHAR(65535)',
+      'ALTER TABLE "s"."T" ADD COLUMN "flag" BOOLEAN DEFAULT false',
+    ]);
+    expect(p.resync).toBe(true);
+    expect(p.problems).toHaveLength(1);
+    expect(p.problems[0]).toMatch(/^job "j", table public\.t: column "code" changed at the source to text \(Redshift VARCHAR\(65535\)\) but the target s\.T has integer/);
+    expect(p.problems[0]).toMatch(/redshift-loader deep-copy s\.T/);
+    const q = planDrift([{ name: 'id', type: 'integer', notNull: true }, { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'true' }], [{ name: 'id', type: 'integer' }], { target });
+    expect(q).toMatchObject({ resync: false, problems: [] });
+  });
+
+  it('only treats constants as defaults Redshift can fill', () => {
+    expect(constantDefault('0')).toBe('0');
+    expect(constantDefault("'new'::text")).toBe("'new'");
+    expect(constantDefault("'new'::character varying")).toBe("'new'");
+    expect(constantDefault('now()')).toBeNull();
+    expect(constantDefault("nextval('s'::regclass)")).toBeNull();
+    expect(constantDefault(null)).toBeNull();
+  });
+});
+
+describe('delete detection SQL', () => {
+  it('builds portable hash, range and delete statements', () => {
+    expect(hexSliceSql('h', 1, 2)).toBe("((POSITION(SUBSTRING(h, 1, 1) IN '0123456789abcdef') - 1) * 16 + (POSITION(SUBSTRING(h, 2, 1) IN '0123456789abcdef') - 1) * 1)");
+    expect(bucketSummarySql('"s"."t"', ['a', 'b'], 7)).toContain(`MD5(CAST("a" AS VARCHAR(65535)) || CHR(31) || CAST("b" AS VARCHAR(65535)))`);
+    expect(afterKeySql(['a', 'b'])).toBe('("a" > $1) OR ("a" = $1 AND "b" > $2)');
+    expect(deleteKeysSql('t', ['a'], 3)).toBe('DELETE FROM t WHERE "a" IN ($1, $2, $3)');
+    expect(deleteKeysSql('t', ['a', 'b'], 2)).toBe('DELETE FROM t WHERE ("a" = $1 AND "b" = $2) OR ("a" = $3 AND "b" = $4)');
+    expect(missingAtSourceSql('"p"."t"', ['a', 'b'], ['integer', 'text'])).toBe(
+      'SELECT t.i::int AS i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k0, k1, i) WHERE NOT EXISTS (SELECT 1 FROM "p"."t" s WHERE s."a" = t.k0::integer AND s."b" = t.k1::text) ORDER BY t.i',
+    );
+  });
+});
+
+describe('grants', () => {
+  it('prints least-privilege SQL for both users', () => {
+    const sql = grantsSql({
+      jobName: 'shop',
+      sourceUser: 'reader',
+      sourceDatabase: 'shop',
+      destinationUser: 'loader',
+      destinationDatabase: 'dev',
+      tables: [
+        { sourceSchema: 'public', sourceName: 'Order', targetSchema: 'analytics', targetName: 'Order', copyMode: 'INSERT_AND_UPDATE' },
+        { sourceSchema: 'public', sourceName: 'countries', targetSchema: 'analytics', targetName: 'countries', copyMode: 'FULL_DATA_SYNC' },
+      ],
+    });
+    expect(sql).toMatchSnapshot();
+    expect(sql).toContain('GRANT CONNECT ON DATABASE "shop" TO "reader";');
+    expect(sql).toContain('GRANT SELECT ON "public"."Order" TO "reader";');
+    expect(sql).toContain('GRANT pg_read_all_stats TO "reader";');
+    expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT ON TABLES TO "reader";');
+    expect(sql).toContain('GRANT USAGE, CREATE ON SCHEMA "analytics" TO "loader";');
+    expect(sql).toContain('GRANT SELECT, INSERT, UPDATE, DELETE ON "analytics"."Order" TO "loader";');
+    expect(sql).toContain('GRANT TEMP ON DATABASE "dev" TO "loader";');
+    expect(sql).not.toMatch(/GRANT ALL/);
+  });
+});
