@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
-import { extractToS3 } from '../src/sync/extract.js';
+import { extractFilesToS3, extractToS3 } from '../src/sync/extract.js';
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { loadEnv } from '../src/config/env.js';
 import { freshDatabase, stackEnv } from './helpers/stack.js';
@@ -51,6 +51,33 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     expect(r.rawBytes).toBe(Buffer.byteLength(whole));
     expect(whole).toContain('"7","multi\nline ""quoted"", comma"\n');
     expect(whole).toContain(`"11",${CSV_NULL}\n`);
+    await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
+    s3.destroy();
+  });
+
+  it('one COPY per file: row counts come from COPY itself, files hold their key ranges', async () => {
+    const env = loadEnv({ ...s() });
+    const s3 = createS3Client(env);
+    const prefix = `extract-files-test/${Date.now()}`;
+    const ranges: Array<[number, number]> = [[0, 300], [300, 700], [700, 1000]];
+    const r = await extractFilesToS3({
+      client: db, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: 1,
+      files: ranges.map(([lo, hi]) => ({
+        copySql: copyToStdoutSql(`SELECT id, note FROM t WHERE id > current_setting('t.lo')::int AND id <= current_setting('t.hi')::int ORDER BY id`),
+        prepare: async () => {
+          await db.query(`SELECT set_config('t.lo', $1, false), set_config('t.hi', $2, false)`, [String(lo), String(hi)]);
+        },
+      })),
+    });
+    expect(r.rows).toBe(1000);
+    expect(r.files.map((f) => f.rows)).toEqual([300, 400, 300]);
+    const firstIds: string[] = [];
+    for (const f of r.files) {
+      const o = await s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET!, Key: f.key }));
+      const text = gunzipSync(Buffer.from(await o.Body!.transformToByteArray())).toString();
+      firstIds.push(text.slice(0, text.indexOf(',')));
+    }
+    expect(firstIds).toEqual(['"1"', '"301"', '"701"']);
     await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
     s3.destroy();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlanError, durableWatermark, fileCount, planBatch, planTable, rowsPerFile, watermarkFromRow } from '../src/sync/plan.js';
+import { PlanError, durableWatermark, fileCount, planBatch, planFile, planTable, rowsPerFile, splitsSql, tupleToWatermark, watermarkFromRow } from '../src/sync/plan.js';
 import type { SourceColumn, TableRow } from '../src/sync/types.js';
 
 const cols: SourceColumn[] = [
@@ -96,6 +96,23 @@ describe('planBatch', () => {
     const q = planBatch(planTable(row({ sourceSchema: 'Sales "EU"', sourceName: 'order' }), cols, defaults, 'j'), { updatedKey: null, primaryKey: null });
     expect(q.copySql).toContain('FROM "Sales ""EU"""."order"');
     expect(q.copySql).toContain('"select"');
+  });
+});
+
+describe('per-file extracts (Postgres cuts the files by key range)', () => {
+  const p = planTable(row({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at' }), cols, defaults, 'j');
+  it('the first file starts at the batch start, the others after the previous split, all end at a split', () => {
+    const first = planFile(p, { updatedKey: '2024-01-01 00:00:00+00', primaryKey: null }, ['2024-01-02 00:00:00+00', '7']);
+    expect(first.lo).toBe('["2024-01-01 00:00:00+00"]');
+    expect(first.hi).toBe('["2024-01-02 00:00:00+00","7"]');
+    expect(first.copySql).toMatchSnapshot();
+    const next = planFile(p, tupleToWatermark(p, ['2024-01-02 00:00:00+00', '7']), ['2024-01-03 00:00:00+00', '9']);
+    expect(next.copySql).toContain(`WHERE ("updated_at", "id") > ((current_setting('redshift_loader.lo')::jsonb ->> 0)::timestamp with time zone`);
+    expect(next.copySql).toContain(`AND ("updated_at", "id") <= ((current_setting('redshift_loader.hi')::jsonb ->> 0)::timestamp with time zone`);
+    expect(next.copySql).not.toContain('LIMIT');
+  });
+  it('split keys are every n-th key of the batch, before its last', () => {
+    expect(splitsSql(p, { updatedKey: null, primaryKey: null })).toMatchSnapshot();
   });
 });
 

@@ -88,6 +88,18 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(t.rows[0].last_synced_at).toBeInstanceOf(Date);
     });
 
+    it('a primary_key that is not unique at the source loses no key across batch edges', async () => {
+      await f.source(`CREATE TABLE nonuniq (grp int NOT NULL, v text)`);
+      await f.source(`INSERT INTO nonuniq SELECT g / 3, 'v' || g FROM generate_series(0, 29) g`); // 10 groups of 3
+      await f.redshift(`CREATE TABLE ${f.target.schema}.nonuniq (grp INTEGER, v VARCHAR(10))`);
+      await f.addTable({ source: 'nonuniq', mode: 'INSERT_ONLY', primaryKey: 'grp', rowLimit: 4, chunkSize: 2 });
+      const r = await f.sync({ table: 'nonuniq' });
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const got = await f.redshift(`SELECT grp, count(*)::int AS n FROM ${f.target.schema}.nonuniq GROUP BY grp ORDER BY grp`);
+      expect(got.rows).toEqual(Array.from({ length: 10 }, (_, g) => ({ grp: g, n: 1 })));
+      expect(f.logs.some((l) => l.msg === 'primary_key is not unique at the source; the target keeps one row per key' && l.table === 'public.nonuniq')).toBe(true);
+    });
+
     it('many small batches give the same table as one batch', async () => {
       await f.source(`CREATE TABLE big_a (id int PRIMARY KEY, v text)`);
       await f.source(`INSERT INTO big_a SELECT g, repeat(chr(65 + g % 26), g % 40) FROM generate_series(1, 500) g`);

@@ -35,7 +35,7 @@ export const envSchema = z.object({
   REDSHIFT_SLICES: positiveInt(2),
   GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
   /** Seconds re-read below the updated_key watermark on every run (late commits). */
-  UPDATED_KEY_OVERLAP_SECONDS: z.coerce.number().int().min(0).default(300),
+  UPDATED_KEY_OVERLAP_SECONDS: z.coerce.number().int().min(0).default(60),
   SYNC_DB_EVENTS_FREQUENCY: positiveInt(60),
   WORKER_TICK_SECONDS: positiveInt(5),
   WORKER_CONCURRENCY: positiveInt(2),

@@ -10,10 +10,25 @@ import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3
 import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
-import { extractToS3 } from './extract.js';
+import { extractFilesToS3, extractToS3, type FileExtract } from './extract.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
-import { OPEN_TRANSACTIONS_SQL, WM_SETTING, durableWatermark, fileCount, planBatch, planTable, rowsPerFile, watermarkFromRow, type TablePlan } from './plan.js';
+import {
+  HI_SETTING,
+  LO_SETTING,
+  OPEN_TRANSACTIONS_SQL,
+  WM_SETTING,
+  durableWatermark,
+  fileCount,
+  planBatch,
+  planFile,
+  planTable,
+  rowsPerFile,
+  splitsSql,
+  tupleToWatermark,
+  watermarkFromRow,
+  type TablePlan,
+} from './plan.js';
 import type { JobRow, TableRow, Watermark } from './types.js';
 
 export interface SyncDeps {
@@ -220,6 +235,22 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   }
 }
 
+/**
+ * The files of a keyed batch: file i holds the rows after split i-1 (the batch start for
+ * the first) up to and including split i (the batch's last key for the last file).
+ */
+export function keyRangeFiles(src: pg.ClientBase, plan: TablePlan, from: Watermark, ends: string[][]): FileExtract[] {
+  return ends.map((hi, i) => {
+    const f = planFile(plan, i === 0 ? from : tupleToWatermark(plan, ends[i - 1]!), hi);
+    return {
+      copySql: f.copySql,
+      prepare: async () => {
+        await src.query(`SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`, [f.lo, f.hi]);
+      },
+    };
+  });
+}
+
 interface BatchArgs {
   deps: SyncDeps;
   log: Logger;
@@ -271,34 +302,48 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       await src.query('COMMIT');
       return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };
     }
+    let lastTuple: string[] = [];
     if (plan.keysetColumns.length > 0) {
-      const vals = plan.keysetColumns.map((_, i) => b.rows[0]![`k${i}`] as string);
-      last = plan.mode === 'INSERT_AND_UPDATE' ? { updatedKey: vals[0]!, primaryKey: vals.slice(1) } : { updatedKey: null, primaryKey: vals };
+      lastTuple = plan.keysetColumns.map((_, i) => b.rows[0]![`k${i}`] as string);
+      last = tupleToWatermark(plan, lastTuple);
       if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
         const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
         lastAtOrAfterCap = c.rows[0]!.r;
       }
     }
     const files = fileCount(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES);
-    extracted = await extractToS3({
+    const perFile = rowsPerFile(n, files);
+    // No abort signal inside the extract: it is bounded by row_limit, and cutting a COPY TO
+    // mid-stream would leave the source session busy. The abort is checked right after.
+    const common = {
       client: src,
-      copySql: q.copySql,
       s3: a.s3,
       bucket: a.bucket,
       keyPrefix: batchPrefix,
-      rowsPerFile: rowsPerFile(n, files),
       gzipLevel: a.deps.env.GZIP_LEVEL,
-      // No abort signal here: an extract is bounded by row_limit, and cutting a COPY TO
-      // mid-stream would leave the source session busy. The abort is checked right after.
-      onProgress: (p) => log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
-    });
+      onProgress: (p: { rows: number; rawBytes: number }) =>
+        log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
+    };
+    if (plan.keysetColumns.length > 0) {
+      // Postgres cuts the files: every perFile-th key of the batch ends a file.
+      const splits = await src.query<Record<string, string>>(splitsSql(plan, a.from), [perFile, n]);
+      const ends = [...splits.rows.map((r) => plan.keysetColumns.map((_, i) => r[`k${i}`]!)), lastTuple];
+      extracted = await extractFilesToS3({ ...common, files: keyRangeFiles(src, plan, a.from, ends) });
+    } else {
+      extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: perFile });
+    }
     await src.query('COMMIT');
   } catch (err) {
     await src.query('ROLLBACK').catch(() => undefined);
     throw err;
   }
-  if (extracted.rows !== n) {
+  if (extracted.rows < n) {
     throw new Error(`${a.where}: batch ${a.batch} extracted ${extracted.rows} rows but the snapshot counted ${n}; nothing was loaded`);
+  }
+  if (extracted.rows > n) {
+    // Only possible when the configured key is not unique: every row of the last key was
+    // taken (none is skipped), and the merge keeps one row per key.
+    log.warn({ batch: a.batch, counted: n, extracted: extracted.rows, primaryKey: plan.primaryKey }, 'primary_key is not unique at the source; the target keeps one row per key');
   }
   const manifestKey = `${batchPrefix}/manifest.json`;
   await putText(a.s3, a.bucket, manifestKey, JSON.stringify(manifestFor(a.bucket, extracted.files), null, 1));

@@ -1,5 +1,5 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { createGzip, type Gzip } from 'node:zlib';
+import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type pg from 'pg';
@@ -7,9 +7,14 @@ import { to as copyTo } from 'pg-copy-streams';
 import { CsvRecordCounter } from './csv-records.js';
 
 /**
- * Streams `COPY (...) TO STDOUT` into gzip files on S3, starting a new file every
- * `rowsPerFile` records. Back-pressure flows from the S3 upload to the database socket, so
- * memory stays bounded whatever the batch size.
+ * Streams `COPY (...) TO STDOUT` output into gzip files on S3. Back-pressure flows from
+ * the upload to the database socket, so memory stays bounded whatever the batch size.
+ *
+ * Two ways to cut files:
+ * - `extractFilesToS3`: one COPY per file (keyed tables: Postgres cuts the files by key
+ *   range, nothing scans the CSV, and each COPY reports its row count);
+ * - `extractToS3`: one COPY split every `rowsPerFile` records by scanning the CSV (tables
+ *   without a key).
  */
 export interface ExtractedFile {
   key: string;
@@ -25,27 +30,41 @@ export interface ExtractResult {
   files: ExtractedFile[];
 }
 
-export interface ExtractOptions {
-  client: pg.ClientBase;
-  copySql: string;
-  s3: S3Client;
-  bucket: string;
-  /** Folder for this batch's files, no trailing slash. */
-  keyPrefix: string;
-  rowsPerFile: number;
-  gzipLevel: number;
-  signal?: AbortSignal;
-  onProgress?: (p: { rows: number; rawBytes: number }) => void;
-  /** Where a file's gzip bytes go; default: a multipart upload to s3://bucket/key. */
-  sink?: (key: string, body: Readable) => FileSink;
-}
-
 export interface FileSink {
   done: Promise<unknown>;
   abort(): Promise<void>;
 }
 
-export function s3Sink(s3: S3Client, bucket: string): (key: string, body: Readable) => FileSink {
+export type SinkFactory = (key: string, body: Readable) => FileSink;
+
+interface CommonOptions {
+  client: pg.ClientBase;
+  s3: S3Client;
+  bucket: string;
+  /** Folder for this batch's files, no trailing slash. */
+  keyPrefix: string;
+  gzipLevel: number;
+  onProgress?: (p: { rows: number; rawBytes: number }) => void;
+  /** Where a file's gzip bytes go; default: a multipart upload to s3://bucket/key. */
+  sink?: SinkFactory;
+}
+
+export interface ExtractOptions extends CommonOptions {
+  copySql: string;
+  rowsPerFile: number;
+}
+
+export interface FileExtract {
+  copySql: string;
+  /** Runs on the same session right before this file's COPY (e.g. set its key bounds). */
+  prepare?: () => Promise<void>;
+}
+
+export interface ExtractFilesOptions extends CommonOptions {
+  files: FileExtract[];
+}
+
+export function s3Sink(s3: S3Client, bucket: string): SinkFactory {
   return (key, body) => {
     const upload = new Upload({
       client: s3,
@@ -58,102 +77,147 @@ export function s3Sink(s3: S3Client, bucket: string): (key: string, body: Readab
   };
 }
 
-interface OpenFile {
-  index: number;
-  key: string;
-  rows: number;
-  gzip: Gzip;
-  counted: { bytes: number };
-  sink: FileSink;
-  done: Promise<unknown>;
-}
-
 export const partKey = (prefix: string, index: number) => `${prefix}/part-${String(index).padStart(5, '0')}.csv.gz`;
 
-export async function extractToS3(o: ExtractOptions): Promise<ExtractResult> {
-  const counter = new CsvRecordCounter();
-  const files: OpenFile[] = [];
-  let current: OpenFile | null = null;
-  let rows = 0;
-  let rawBytes = 0;
-  let lastProgress = Date.now();
+/** Files finished by this thread but still compressing or uploading, at most. */
+const MAX_PENDING_FILES = 3;
 
-  const open = (): OpenFile => {
-    const index = files.length + 1;
-    const key = partKey(o.keyPrefix, index);
-    const gzip = createGzip({ level: o.gzipLevel });
-    const counted = { bytes: 0 };
+/** One gzip file on its way to S3. */
+class OutFile {
+  rows = 0;
+  bytes = 0;
+  private readonly gzip: Gzip;
+  private readonly sink: FileSink;
+  readonly done: Promise<unknown>;
+
+  constructor(
+    readonly key: string,
+    level: number,
+    sink: SinkFactory,
+  ) {
+    // A deep write buffer lets the database, this thread and zlib's thread pool work at
+    // once instead of taking turns (measured in BENCHMARKS.md).
+    this.gzip = createGzip({ level, chunkSize: 128 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
     const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        counted.bytes += chunk.length;
+      transform: (chunk: Buffer, _enc, cb) => {
+        this.bytes += chunk.length;
         cb(null, chunk);
       },
     });
     const body = new PassThrough();
-    gzip.pipe(tap).pipe(body);
-    const sink = (o.sink ?? s3Sink(o.s3, o.bucket))(key, body);
-    const f: OpenFile = { index, key, rows: 0, gzip, counted, sink, done: sink.done };
+    this.gzip.pipe(tap).pipe(body);
+    this.sink = sink(key, body);
+    this.done = this.sink.done;
     // Surface upload failures early instead of waiting for the end of the stream.
-    f.done.catch(() => undefined);
-    files.push(f);
+    this.done.catch(() => undefined);
+  }
+
+  async write(buf: Uint8Array): Promise<void> {
+    if (this.gzip.write(buf)) return;
+    await Promise.race([
+      new Promise<void>((resolve) => this.gzip.once('drain', resolve)),
+      this.done.then(() => {
+        throw new Error(`upload of ${this.key} ended before its data was written`);
+      }),
+    ]);
+  }
+
+  /** Ends the gzip stream; the upload finishes on its own (await `done`). */
+  end(): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.gzip.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  async abort(): Promise<void> {
+    this.gzip.destroy();
+    await this.sink.abort().catch(() => undefined);
+  }
+
+  describe(): ExtractedFile {
+    return { key: this.key, rows: this.rows, bytes: this.bytes };
+  }
+}
+
+/** Bookkeeping shared by both extract forms: files, totals, progress, failure cleanup. */
+class Extraction {
+  readonly files: OutFile[] = [];
+  rows = 0;
+  rawBytes = 0;
+  private lastProgress = Date.now();
+
+  constructor(private readonly o: CommonOptions) {}
+
+  async open(): Promise<OutFile> {
+    // Bound memory: wait for the oldest unfinished files before starting another.
+    const pending = this.files.slice(-MAX_PENDING_FILES);
+    if (pending.length === MAX_PENDING_FILES) await pending[0]!.done;
+    const f = new OutFile(partKey(this.o.keyPrefix, this.files.length + 1), this.o.gzipLevel, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
+    this.files.push(f);
     return f;
-  };
+  }
 
-  const write = async (f: OpenFile, buf: Uint8Array) => {
-    if (!f.gzip.write(buf)) {
-      await Promise.race([
-        new Promise<void>((resolve) => f.gzip.once('drain', resolve)),
-        f.done.then(() => {
-          throw new Error(`upload of ${f.key} ended before its data was written`);
-        }),
-      ]);
+  counted(bytes: number): void {
+    this.rawBytes += bytes;
+    if (this.o.onProgress && Date.now() - this.lastProgress > 5000) {
+      this.lastProgress = Date.now();
+      this.o.onProgress({ rows: this.rows, rawBytes: this.rawBytes });
     }
-  };
+  }
 
-  const close = async (f: OpenFile) => {
-    await new Promise<void>((resolve, reject) => f.gzip.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  };
+  async run(body: () => Promise<void>): Promise<ExtractResult> {
+    try {
+      await body();
+      await Promise.all(this.files.map((f) => f.done));
+    } catch (err) {
+      for (const f of this.files) await f.abort();
+      throw err;
+    }
+    return { rows: this.rows, rawBytes: this.rawBytes, files: this.files.map((f) => f.describe()) };
+  }
+}
 
-  const stream = o.client.query(copyTo(o.copySql));
-  const abort = () => stream.destroy(new Error('extract aborted'));
-  o.signal?.addEventListener('abort', abort, { once: true });
-  try {
+/** One COPY per file; the row counts come from each COPY's command tag. */
+export async function extractFilesToS3(o: ExtractFilesOptions): Promise<ExtractResult> {
+  const x = new Extraction(o);
+  return x.run(async () => {
+    for (const spec of o.files) {
+      await spec.prepare?.();
+      const f = await x.open();
+      const stream = o.client.query(copyTo(spec.copySql));
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        x.counted(chunk.length);
+        await f.write(chunk);
+      }
+      f.rows = stream.rowCount;
+      x.rows += f.rows;
+      await f.end();
+    }
+  });
+}
+
+/** One COPY, a new file every `rowsPerFile` records (found by scanning the CSV). */
+export async function extractToS3(o: ExtractOptions): Promise<ExtractResult> {
+  const x = new Extraction(o);
+  const counter = new CsvRecordCounter();
+  return x.run(async () => {
+    let current: OutFile | null = null;
+    const stream = o.client.query(copyTo(o.copySql));
     for await (const chunk of stream as AsyncIterable<Buffer>) {
-      rawBytes += chunk.length;
+      x.counted(chunk.length);
       let pos = 0;
       while (pos < chunk.length) {
-        current ??= open();
-        const want = o.rowsPerFile - current.rows;
-        const { end, found } = counter.scan(chunk, pos, want);
-        if (end === -1) {
-          current.rows += found;
-          rows += found;
-          await write(current, chunk.subarray(pos));
-          pos = chunk.length;
-        } else {
-          current.rows += found;
-          rows += found;
-          await write(current, chunk.subarray(pos, end));
-          pos = end;
-          await close(current);
+        current ??= await x.open();
+        const { end, found } = counter.scan(chunk, pos, o.rowsPerFile - current.rows);
+        current.rows += found;
+        x.rows += found;
+        const stop = end === -1 ? chunk.length : end;
+        await current.write(chunk.subarray(pos, stop));
+        pos = stop;
+        if (end !== -1) {
+          await current.end();
           current = null;
         }
       }
-      if (o.onProgress && Date.now() - lastProgress > 5000) {
-        lastProgress = Date.now();
-        o.onProgress({ rows, rawBytes });
-      }
     }
-    if (current) await close(current);
-    await Promise.all(files.map((f) => f.done));
-  } catch (err) {
-    for (const f of files) {
-      f.gzip.destroy();
-      await f.sink.abort().catch(() => undefined);
-    }
-    throw err;
-  } finally {
-    o.signal?.removeEventListener('abort', abort);
-  }
-  return { rows, rawBytes, files: files.map((f) => ({ key: f.key, rows: f.rows, bytes: f.counted.bytes })) };
+    if (current) await current.end();
+  });
 }

@@ -103,8 +103,12 @@ export interface BatchQuery {
   copySql: string;
 }
 
-function wmRef(i: number, type: string): string {
-  return `(current_setting('${WM_SETTING}')::jsonb ->> ${i})::${type}`;
+/** Per-file bounds of a batch: rows after LO (a watermark) up to and including HI (a key tuple). */
+export const LO_SETTING = 'redshift_loader.lo';
+export const HI_SETTING = 'redshift_loader.hi';
+
+function settingRef(setting: string, i: number, type: string): string {
+  return `(current_setting('${setting}')::jsonb ->> ${i})::${type}`;
 }
 
 function typeOf(plan: TablePlan, col: string): string {
@@ -117,20 +121,62 @@ function typeOf(plan: TablePlan, col: string): string {
  * - INSERT_AND_UPDATE with a full tuple: (uk, pk...) > (wm...)
  * - INSERT_AND_UPDATE with only a timestamp (after a capped or overlapped start): uk >= wm
  */
-export function keysetPredicate(plan: TablePlan, from: Watermark): { sql: string | null; values: string[] } {
+export function keysetPredicate(plan: TablePlan, from: Watermark, setting = WM_SETTING): { sql: string | null; values: string[] } {
   if (plan.mode === 'INSERT_AND_UPDATE') {
     if (from.updatedKey === null) return { sql: null, values: [] };
     const uk = plan.updatedKey!;
     if (from.primaryKey === null) {
-      return { sql: `${quoteIdent(uk)} >= ${wmRef(0, typeOf(plan, uk))}`, values: [from.updatedKey] };
+      return { sql: `${quoteIdent(uk)} >= ${settingRef(setting, 0, typeOf(plan, uk))}`, values: [from.updatedKey] };
     }
-    const cols = plan.keysetColumns;
-    const vals = [from.updatedKey, ...from.primaryKey];
-    return { sql: `(${quoteIdents(cols)}) > (${cols.map((c, i) => wmRef(i, typeOf(plan, c))).join(', ')})`, values: vals };
+    return { sql: tupleCompare(plan, '>', setting), values: [from.updatedKey, ...from.primaryKey] };
   }
   if (from.primaryKey === null || plan.primaryKey.length === 0) return { sql: null, values: [] };
-  const cols = plan.primaryKey;
-  return { sql: `(${quoteIdents(cols)}) > (${cols.map((c, i) => wmRef(i, typeOf(plan, c))).join(', ')})`, values: from.primaryKey };
+  return { sql: tupleCompare(plan, '>', setting), values: from.primaryKey };
+}
+
+/** `(keyset...) OP (setting values...)`, each value cast to its column's type. */
+function tupleCompare(plan: TablePlan, op: '>' | '<=', setting: string): string {
+  const cols = plan.keysetColumns;
+  return `(${quoteIdents(cols)}) ${op} (${cols.map((c, i) => settingRef(setting, i, typeOf(plan, c))).join(', ')})`;
+}
+
+/** A keyset tuple (text values, keyset order) as a watermark. */
+export function tupleToWatermark(plan: TablePlan, values: string[]): Watermark {
+  return plan.mode === 'INSERT_AND_UPDATE' ? { updatedKey: values[0]!, primaryKey: values.slice(1) } : { updatedKey: null, primaryKey: values };
+}
+
+export interface FileQuery {
+  /** JSON for set_config(LO_SETTING) and set_config(HI_SETTING). */
+  lo: string;
+  hi: string;
+  copySql: string;
+}
+
+/**
+ * One file of a keyed batch: the rows after `lo` up to and including the key tuple `hi`,
+ * in the batch's snapshot. Postgres cuts the files, so nothing scans the CSV, every file
+ * holds exactly the rows between two split keys, and COPY reports each file's row count.
+ */
+export function planFile(plan: TablePlan, lo: Watermark, hi: string[]): FileQuery {
+  const src = qualify(plan.source.schema, plan.source.name);
+  const lower = keysetPredicate(plan, lo, LO_SETTING);
+  const conds = [lower.sql, tupleCompare(plan, '<=', HI_SETTING)].filter((c): c is string => c !== null);
+  const copySql = copyToStdoutSql(`SELECT ${selectList(plan)}\nFROM ${src}\nWHERE ${conds.join('\n  AND ')}`);
+  return { lo: JSON.stringify(lower.values), hi: JSON.stringify(hi), copySql };
+}
+
+/** The key tuples that end each file but the last: every `$1`-th key of the batch. */
+export function splitsSql(plan: TablePlan, from: Watermark): string {
+  const src = qualify(plan.source.schema, plan.source.name);
+  const pred = keysetPredicate(plan, from);
+  const ks = quoteIdents(plan.keysetColumns);
+  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  const cols = plan.keysetColumns.map((c, i) => `${quoteIdent(c)}::text AS k${i}`).join(', ');
+  return (
+    `WITH b AS (SELECT ${ks} FROM ${src}${where}\nORDER BY ${ks}\nLIMIT ${plan.rowLimit})\n` +
+    `SELECT ${cols} FROM (SELECT ${ks}, row_number() OVER (ORDER BY ${ks}) AS rn FROM b) r\n` +
+    `WHERE rn % $1 = 0 AND rn < $2 ORDER BY rn`
+  );
 }
 
 function selectList(plan: TablePlan): string {
