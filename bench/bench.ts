@@ -19,9 +19,11 @@ import { to as copyTo } from 'pg-copy-streams';
 import { loadEnv } from '../src/config/env.js';
 import { migrate } from '../src/db/migrate.js';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
-import { extractFilesToS3, type FileSink } from '../src/sync/extract.js';
+import { copyOut } from '../src/sync/copy-out.js';
+import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extract.js';
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { keyRangeFiles } from '../src/sync/engine.js';
+import { SnapshotSessions } from '../src/sync/snapshot.js';
 import { fileCount, planTable, rowsPerFile, splitsSql } from '../src/sync/plan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
@@ -62,9 +64,9 @@ const discardSink = (_key: string, body: Readable): FileSink => ({
   abort: async () => undefined,
 });
 
-async function drain(c: pg.Client, sql: string): Promise<number> {
+async function drain(c: pg.Client, sql: string, reader: (sql: string) => Readable = copyOut): Promise<number> {
   let bytes = 0;
-  await pipeline(c.query(copyTo(sql)), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+  await pipeline(c.query(reader(sql) as never) as Readable, new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
   return bytes;
 }
 
@@ -148,7 +150,9 @@ async function main() {
       const limitRate = rawMiB / limitS;
       say(`| pipeline | seconds | MiB/s of raw CSV | ratio to limit | gzip MiB |`);
       say(`|---|---|---|---|---|`);
-      say(`| limit: COPY TO STDOUT drained to nothing (${fmt(rawMiB)} MiB) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
+      say(`| limit: COPY TO STDOUT drained to nothing (${fmt(rawMiB)} MiB, our reader) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
+      const pgcsS = await median(() => drain(src, copySql, copyTo));
+      say(`| the same drained through pg-copy-streams | ${fmt(pgcsS, 2)} | ${fmt(rawMiB / pgcsS)} | ${fmt(rawMiB / pgcsS / limitRate, 2)} | |`);
       if (hasCommand('psql') && hasCommand('gzip')) {
         const shellS = await median(async () => {
           execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | gzip -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
@@ -165,22 +169,28 @@ async function main() {
         'bench',
       );
       const from = { updatedKey: null, primaryKey: null };
-      const ours = async (level: number, target: 'discard' | 's3', label: string) => {
+      const ours = async (level: number, target: 'discard' | 's3', sessions: number, label: string) => {
         let r: Awaited<ReturnType<typeof extractFilesToS3>> | undefined;
         const prefix = `bench/${level}-${target}-${Date.now()}`;
+        const snapshots = new SnapshotSessions(stack.env.SOURCE_URL, sessions - 1);
         const sec = await median(async () => {
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          let more: pg.Client[] = [];
           try {
             const n = ROWS;
             const per = rowsPerFile(n, fileCount(n, plan.chunkSize, env.REDSHIFT_SLICES));
             const splits = await src.query<Record<string, string>>(splitsSql(plan, from), [per, n]);
             const ends = [...splits.rows.map((x) => [x.k0!]), [String(n)]];
+            more = await snapshots.join(src, ends.length - 1);
+            if (more.length !== sessions - 1) throw new Error(`snapshot sessions: ${snapshots.disabledReason}`);
             r = await extractFilesToS3({
               client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: level,
               sink: target === 'discard' ? discardSink : undefined,
-              files: keyRangeFiles(src, plan, from, ends),
+              files: keyRangeFiles(plan, from, ends),
+              moreClients: more,
             });
           } finally {
+            await snapshots.finish(more, 'COMMIT');
             await src.query('COMMIT');
           }
           if (target === 's3') await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
@@ -188,9 +198,27 @@ async function main() {
         const gz = r!.files.reduce((a, f) => a + f.bytes, 0) / MiB;
         say(`| ${label} (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | ${fmt(gz)} |`);
       };
-      for (const level of [0, 1, 3, 6]) await ours(level, 'discard', `ours, gzip ${level}, compressed bytes discarded`);
-      await ours(1, 's3', 'ours, gzip 1, multipart upload to the S3 server (s3rver, same 2 cores)');
-      await ours(0, 's3', 'ours, gzip 0, multipart upload to the S3 server (s3rver, same 2 cores)');
+      // Before: the same batch as one COPY split into files by scanning the CSV in JavaScript
+      // (still the path for tables without a key).
+      {
+        let r: Awaited<ReturnType<typeof extractToS3>> | undefined;
+        const sec = await median(async () => {
+          await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          try {
+            r = await extractToS3({ client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: 'bench/scan', gzipLevel: 1, sink: discardSink, copySql, rowsPerFile: 25_000 });
+          } finally {
+            await src.query('COMMIT');
+          }
+        });
+        say(`| before: one COPY cut by a JS record scan, gzip 1, discarded (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | |`);
+      }
+      // After: the same files, on 1 or 2 source sessions sharing one snapshot (EXTRACT_SESSIONS).
+      for (const sessions of [1, 2]) {
+        for (const level of [0, 1, 3, 6]) await ours(level, 'discard', sessions, `ours, ${sessions} session(s), gzip ${level}, compressed bytes discarded`);
+      }
+      for (const sessions of [1, 2]) {
+        for (const level of [0, 1]) await ours(level, 's3', sessions, `ours, ${sessions} session(s), gzip ${level}, multipart upload to the S3 server (s3rver, same 2 cores)`);
+      }
     }
 
     if (ONLY.has(2)) {

@@ -33,6 +33,8 @@ export const envSchema = z.object({
   IMPORT_CHUNK_SIZE: positiveInt(25_000),
   /** Files per batch are rounded up to a multiple of this (the cluster's slice count). */
   REDSHIFT_SLICES: positiveInt(2),
+  /** Source sessions per table sync that extract files of one batch concurrently (one snapshot). */
+  EXTRACT_SESSIONS: z.coerce.number().int().min(1).max(16).default(2),
   GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
   /** Seconds re-read below the updated_key watermark on every run (late commits). */
   UPDATED_KEY_OVERLAP_SECONDS: z.coerce.number().int().min(0).default(60),

@@ -11,6 +11,7 @@ import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
 import { extractFilesToS3, extractToS3, type FileExtract } from './extract.js';
+import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
 import {
@@ -114,6 +115,8 @@ export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGl
 interface Connections {
   source: pg.Client;
   redshift: pg.Client;
+  /** More source sessions sharing each batch's snapshot (EXTRACT_SESSIONS - 1). */
+  snapshots: SnapshotSessions;
 }
 
 /** One table: never throws; failures are recorded in sync_runs and tables.last_error. */
@@ -141,6 +144,7 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     conns.source = await connect(sourceUrl, 'redshift-loader extract').catch((e: Error) => {
       throw new Error(`${where}: cannot connect to the source: ${e.message}`);
     });
+    conns.snapshots = new SnapshotSessions(sourceUrl, deps.env.EXTRACT_SESSIONS - 1);
     conns.redshift = await connectRedshift(destUrl).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
@@ -231,6 +235,7 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   } finally {
     if (bucket && s3RunPrefix) await deletePrefix(s3, bucket, `${s3RunPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete S3 files'));
     await conns.source?.end().catch(() => undefined);
+    await conns.snapshots?.close();
     await conns.redshift?.end().catch(() => undefined);
   }
 }
@@ -239,13 +244,13 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
  * The files of a keyed batch: file i holds the rows after split i-1 (the batch start for
  * the first) up to and including split i (the batch's last key for the last file).
  */
-export function keyRangeFiles(src: pg.ClientBase, plan: TablePlan, from: Watermark, ends: string[][]): FileExtract[] {
+export function keyRangeFiles(plan: TablePlan, from: Watermark, ends: string[][]): FileExtract[] {
   return ends.map((hi, i) => {
     const f = planFile(plan, i === 0 ? from : tupleToWatermark(plan, ends[i - 1]!), hi);
     return {
       copySql: f.copySql,
-      prepare: async () => {
-        await src.query(`SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`, [f.lo, f.hi]);
+      prepare: async (client) => {
+        await client.query(`SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`, [f.lo, f.hi]);
       },
     };
   });
@@ -328,7 +333,19 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       // Postgres cuts the files: every perFile-th key of the batch ends a file.
       const splits = await src.query<Record<string, string>>(splitsSql(plan, a.from), [perFile, n]);
       const ends = [...splits.rows.map((r) => plan.keysetColumns.map((_, i) => r[`k${i}`]!)), lastTuple];
-      extracted = await extractFilesToS3({ ...common, files: keyRangeFiles(src, plan, a.from, ends) });
+      // More sessions in this snapshot extract files at the same time (several gzip streams).
+      const more = await conns.snapshots.join(src, ends.length - 1);
+      if (more.length === 0 && conns.snapshots.disabledReason && a.batch === 1 && a.deps.env.EXTRACT_SESSIONS > 1) {
+        log.warn({ reason: conns.snapshots.disabledReason }, 'cannot share the snapshot with more source sessions; extracting on one session');
+      }
+      try {
+        extracted = await extractFilesToS3({ ...common, files: keyRangeFiles(plan, a.from, ends), moreClients: more });
+        await conns.snapshots.finish(more, 'COMMIT');
+      } catch (err) {
+        await conns.snapshots.finish(more, 'ROLLBACK');
+        await conns.snapshots.close();
+        throw err;
+      }
     } else {
       extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: perFile });
     }

@@ -3,7 +3,7 @@ import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyOut } from './copy-out.js';
 import { CsvRecordCounter } from './csv-records.js';
 
 /**
@@ -56,12 +56,17 @@ export interface ExtractOptions extends CommonOptions {
 
 export interface FileExtract {
   copySql: string;
-  /** Runs on the same session right before this file's COPY (e.g. set its key bounds). */
-  prepare?: () => Promise<void>;
+  /** Runs on the session that extracts this file, right before its COPY (e.g. set its key bounds). */
+  prepare?: (client: pg.ClientBase) => Promise<void>;
 }
 
 export interface ExtractFilesOptions extends CommonOptions {
   files: FileExtract[];
+  /**
+   * More sessions in the same snapshot as `client` (see `openSnapshotSessions`): files are
+   * extracted concurrently, one per session, so several gzip streams compress at once.
+   */
+  moreClients?: pg.ClientBase[];
 }
 
 export function s3Sink(s3: S3Client, bucket: string): SinkFactory {
@@ -79,7 +84,7 @@ export function s3Sink(s3: S3Client, bucket: string): SinkFactory {
 
 export const partKey = (prefix: string, index: number) => `${prefix}/part-${String(index).padStart(5, '0')}.csv.gz`;
 
-/** Files finished by this thread but still compressing or uploading, at most. */
+/** Files finished by a session but still compressing or uploading, at most (per session). */
 const MAX_PENDING_FILES = 3;
 
 /** One gzip file on its way to S3. */
@@ -144,14 +149,26 @@ class Extraction {
   rawBytes = 0;
   private lastProgress = Date.now();
 
-  constructor(private readonly o: CommonOptions) {}
+  private readonly unfinished = new Set<OutFile>();
 
-  async open(): Promise<OutFile> {
-    // Bound memory: wait for the oldest unfinished files before starting another.
-    const pending = this.files.slice(-MAX_PENDING_FILES);
-    if (pending.length === MAX_PENDING_FILES) await pending[0]!.done;
-    const f = new OutFile(partKey(this.o.keyPrefix, this.files.length + 1), this.o.gzipLevel, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
-    this.files.push(f);
+  constructor(
+    private readonly o: CommonOptions,
+    private readonly sessions = 1,
+  ) {}
+
+  /** Opens file `index` (0-based; default: the next one). */
+  async open(index = this.files.length): Promise<OutFile> {
+    // Bound memory: wait while too many files are still compressing or uploading.
+    while (this.unfinished.size >= MAX_PENDING_FILES * this.sessions) {
+      await Promise.race([...this.unfinished].map((f) => f.done.catch(() => undefined)));
+    }
+    const f = new OutFile(partKey(this.o.keyPrefix, index + 1), this.o.gzipLevel, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
+    this.files[index] = f;
+    this.unfinished.add(f);
+    void f.done.then(
+      () => this.unfinished.delete(f),
+      () => this.unfinished.delete(f),
+    );
     return f;
   }
 
@@ -168,21 +185,29 @@ class Extraction {
       await body();
       await Promise.all(this.files.map((f) => f.done));
     } catch (err) {
-      for (const f of this.files) await f.abort();
+      for (const f of this.files) await f?.abort();
       throw err;
     }
     return { rows: this.rows, rawBytes: this.rawBytes, files: this.files.map((f) => f.describe()) };
   }
 }
 
-/** One COPY per file; the row counts come from each COPY's command tag. */
+/**
+ * One COPY per file; the row counts come from each COPY's command tag. With `moreClients`,
+ * each session takes the next file until none is left; file i is always part i+1.
+ */
 export async function extractFilesToS3(o: ExtractFilesOptions): Promise<ExtractResult> {
-  const x = new Extraction(o);
-  return x.run(async () => {
-    for (const spec of o.files) {
-      await spec.prepare?.();
-      const f = await x.open();
-      const stream = o.client.query(copyTo(spec.copySql));
+  const clients = [o.client, ...(o.moreClients ?? [])];
+  const x = new Extraction(o, clients.length);
+  let next = 0;
+  let failed = false;
+  const session = async (client: pg.ClientBase) => {
+    while (!failed && next < o.files.length) {
+      const index = next++;
+      const spec = o.files[index]!;
+      await spec.prepare?.(client);
+      const f = await x.open(index);
+      const stream = client.query(copyOut(spec.copySql));
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         x.counted(chunk.length);
         await f.write(chunk);
@@ -191,6 +216,20 @@ export async function extractFilesToS3(o: ExtractFilesOptions): Promise<ExtractR
       x.rows += f.rows;
       await f.end();
     }
+  };
+  return x.run(async () => {
+    // Every session runs to the end of its current COPY (cutting one off would leave the
+    // session busy), then the first error, if any, fails the whole extract.
+    const results = await Promise.allSettled(
+      clients.map((c) =>
+        session(c).catch((err: unknown) => {
+          failed = true;
+          throw err;
+        }),
+      ),
+    );
+    const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (bad) throw bad.reason;
   });
 }
 
@@ -200,7 +239,7 @@ export async function extractToS3(o: ExtractOptions): Promise<ExtractResult> {
   const counter = new CsvRecordCounter();
   return x.run(async () => {
     let current: OutFile | null = null;
-    const stream = o.client.query(copyTo(o.copySql));
+    const stream = o.client.query(copyOut(o.copySql));
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       x.counted(chunk.length);
       let pos = 0;
