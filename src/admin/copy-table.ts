@@ -7,7 +7,7 @@ import { relationSql, type Relation } from './names.js';
 
 /**
  * One-off copy of a Postgres table or query to Redshift through S3, with the sync engine's
- * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as \N, streamed into gzip
+ * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as the sentinel of sync/encoding.ts, streamed into gzip
  * files on S3 (extractToS3), manifests, and COPY ... MANIFEST GZIP CSV (copyFromManifest).
  * The optional statement runs first, in the same transaction as every COPY (so also the
  * final one): e.g. a DELETE of the rows being replaced commits together with the load.

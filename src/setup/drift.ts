@@ -16,7 +16,7 @@ import { compatibility, mapType, parseTargetType, type PgTypeKind } from './type
  *   (ALTER TABLE ... ALTER COLUMN ... TYPE VARCHAR(n)).
  * - A change the target cannot take (e.g. integer -> text, numeric(10,2) -> numeric(20,4))
  *   is a problem: the table stops with a message naming the column, both types and the
- *   command that rebuilds the target (a deep copy).
+ *   commands that rebuild the target (setup, then a resync).
  * - A column dropped at the source stays in the target (new rows get NULL there).
  *
  * Statements are applied one at a time, outside any transaction (Redshift refuses
@@ -84,7 +84,8 @@ export function planDrift(sourceColumns: readonly DriftSourceColumn[], targetCol
     if (!c.ok) {
       plan.problems.push(
         `${where}: column "${col.name}" changed at the source to ${col.type} (Redshift ${want.sql}) but the target ${opts.target.schema}.${opts.target.name} has ${existing.type}: ${c.reason}. ` +
-          `Rebuild the target with the new type: redshift-loader deep-copy ${opts.target.schema}.${opts.target.name} (then resync the table: set max_primary_key and max_updated_key to NULL)`,
+          `Rebuild the target with the new type: drop or rename ${opts.target.schema}.${opts.target.name}, run redshift-loader setup --job ${opts.jobName ?? 'NAME'} to create it from the current mapping ` +
+          `(or create it yourself from redshift-loader ddl output with the type edited), then resync the table: set max_primary_key and max_updated_key to NULL`,
       );
     } else if ('widenTo' in c) {
       plan.statements.push(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(col.name)} TYPE ${c.widenTo}`);

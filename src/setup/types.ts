@@ -5,8 +5,8 @@
  * plus, when known, the pg_type kind (enum, composite, domain, range) and a domain's base
  * type. Output is the Redshift column type and a note on any choice a user should know.
  *
- * The sync engine extracts with `COPY (SELECT cols) TO STDOUT (FORMAT csv, NULL '\N',
- * FORCE_QUOTE *)` in a UTC session (DateStyle ISO, IntervalStyle postgres,
+ * The sync engine extracts with `COPY (SELECT cols) TO STDOUT (FORMAT csv, NULL sentinel,
+ * FORCE_QUOTE *)` (see sync/encoding.ts) in a UTC session (DateStyle ISO, IntervalStyle postgres,
  * extra_float_digits 3) and loads with `COPY ... CSV TIMEFORMAT 'auto' DATEFORMAT 'auto'`,
  * so every mapping below is chosen so that Postgres' *text output* of the type loads into
  * the Redshift type unchanged. Where no Redshift type accepts that text (bytea's `\x..`,
@@ -162,7 +162,11 @@ export function mapType(input: PgColumnType | string): RedshiftType {
     const n = Number(m[1]);
     return varchar(charsToBytes(n), { sized: true, ...(n * 4 > MAX_VARCHAR ? { note: `${ft}: ${n} characters can exceed 65535 bytes; longer values fail the load` } : {}) });
   }
-  if ((m = ft.match(/^(?:character|bpchar)\((\d+)\)$/)) || ft === 'character' || ft === 'bpchar') {
+  if (ft === 'bpchar') {
+    // bpchar without a length is unbounded (character(1) is written with its length).
+    return varchar(MAX_VARCHAR, { note: `${ft} (no length) as VARCHAR(${MAX_VARCHAR}): unbounded blank-padded text` });
+  }
+  if ((m = ft.match(/^(?:character|bpchar)\((\d+)\)$/)) || ft === 'character') {
     const n = m ? Number(m[1]) : 1;
     // Redshift CHAR is single-byte only: a multibyte character would fail the load. VARCHAR
     // of 4n bytes takes any text; the value keeps Postgres' blank padding, as extracted.

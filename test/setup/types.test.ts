@@ -35,6 +35,7 @@ describe('type mapping', () => {
     ['character varying(20000)', 'VARCHAR(65535)'],
     ['character(3)', 'VARCHAR(12)'],
     ['character(1)', 'VARCHAR(4)'],
+    ['bpchar', 'VARCHAR(65535)'],
     ['"char"', 'VARCHAR(4)'],
     ['name', 'VARCHAR(64)'],
     ['uuid', 'CHAR(36)'],
@@ -185,7 +186,7 @@ describe('drift planning', () => {
     expect(p.resync).toBe(true);
     expect(p.problems).toHaveLength(1);
     expect(p.problems[0]).toMatch(/^job "j", table public\.t: column "code" changed at the source to text \(Redshift VARCHAR\(65535\)\) but the target s\.T has integer/);
-    expect(p.problems[0]).toMatch(/redshift-loader deep-copy s\.T/);
+    expect(p.problems[0]).toMatch(/drop or rename s\.T, run redshift-loader setup --job j /);
     const q = planDrift([{ name: 'id', type: 'integer', notNull: true }, { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'true' }], [{ name: 'id', type: 'integer' }], { target });
     expect(q).toMatchObject({ resync: false, problems: [] });
   });
