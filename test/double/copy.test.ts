@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadErrorRow as LoadError } from '../../src/sync/load.js';
 import { auth, bucket, client, connect, errorOf, prefix, put, rows, sendCancel } from './helpers.js';
 
 /** The options the loader sends (src/redshift/sql.ts): CSV, \N as NULL, gzip, manifest. */
@@ -10,15 +11,6 @@ async function manifest(pfx: string, files: Array<{ key: string; mandatory?: boo
   return put(`${pfx}manifest.json`, body);
 }
 
-interface LoadError {
-  filename: string;
-  line_number: number;
-  colname: string;
-  type: string;
-  raw_field_value: string;
-  err_code: number;
-  err_reason: string;
-}
 
 const LOAD_ERRORS = `SELECT trim(filename) AS filename, line_number::int, trim(colname) AS colname, trim(type) AS type,
   trim(raw_field_value) AS raw_field_value, err_code, trim(err_reason) AS err_reason
