@@ -32,6 +32,12 @@ describe('loadEnv', () => {
     expect((err as Error).message).not.toContain('mysql://x');
   });
 
+  it('REDSHIFT_URL takes postgres:// and redshift:// URLs, and names the variable otherwise', () => {
+    expect(loadEnv({ REDSHIFT_URL: 'redshift://u:p@cluster.example.com:5439/dev' }).REDSHIFT_URL).toBe('redshift://u:p@cluster.example.com:5439/dev');
+    expect(loadEnv({ REDSHIFT_URL: 'postgres://u@h:5439/dev' }).REDSHIFT_URL).toBe('postgres://u@h:5439/dev');
+    expect(() => loadEnv({ REDSHIFT_URL: 'jdbc:redshift://h:5439/dev' })).toThrow(/REDSHIFT_URL: must be a postgres:\/\/ or redshift:\/\/ URL/);
+  });
+
   it('treats empty strings as unset', () => {
     expect(() => loadEnv({ DATABASE_URL: '' }, ['DATABASE_URL'])).toThrow(/DATABASE_URL: is required/);
   });

@@ -28,7 +28,11 @@ export const envSchema = z.object({
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
   REDSHIFT_IAM_ROLE: z.string().min(1).optional(),
-  REDSHIFT_URL: url.optional(),
+  REDSHIFT_URL: z
+    .string()
+    .min(1)
+    .refine((v) => /^(postgres(ql)?|redshift):\/\//.test(v), 'must be a postgres:// or redshift:// URL')
+    .optional(),
   IMPORT_ROW_LIMIT: positiveInt(100_000),
   IMPORT_CHUNK_SIZE: positiveInt(25_000),
   /** Files per batch are rounded up to a multiple of this (the cluster's slice count). */
