@@ -144,15 +144,18 @@ async function main() {
         for (let i = 0; i < 3; i++) t.push((await timed(fn)).s);
         return t.sort((x, y) => x - y)[1]!;
       };
+      // The limit is the faster of two readers draining the COPY to nothing.
       let rawBytes = 0;
-      const limitS = await median(async () => (rawBytes = await drain(src, copySql)));
+      const oursS = await median(async () => (rawBytes = await drain(src, copySql)));
+      const pgcsS = await median(() => drain(src, copySql, copyTo));
+      const limitS = Math.min(oursS, pgcsS);
       const rawMiB = rawBytes / MiB;
       const limitRate = rawMiB / limitS;
       say(`| pipeline | seconds | MiB/s of raw CSV | ratio to limit | gzip MiB |`);
       say(`|---|---|---|---|---|`);
-      say(`| limit: COPY TO STDOUT drained to nothing (${fmt(rawMiB)} MiB, our reader) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
-      const pgcsS = await median(() => drain(src, copySql, copyTo));
-      say(`| the same drained through pg-copy-streams | ${fmt(pgcsS, 2)} | ${fmt(rawMiB / pgcsS)} | ${fmt(rawMiB / pgcsS / limitRate, 2)} | |`);
+      say(`| limit: the faster of the two drains below (${fmt(rawMiB)} MiB) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
+      say(`| COPY TO STDOUT drained to nothing, our reader | ${fmt(oursS, 2)} | ${fmt(rawMiB / oursS)} | ${fmt(limitS / oursS, 2)} | |`);
+      say(`| COPY TO STDOUT drained to nothing, pg-copy-streams | ${fmt(pgcsS, 2)} | ${fmt(rawMiB / pgcsS)} | ${fmt(limitS / pgcsS, 2)} | |`);
       if (hasCommand('psql') && hasCommand('gzip')) {
         const shellS = await median(async () => {
           execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | gzip -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });

@@ -7,7 +7,11 @@ export interface CommandContext {
 }
 
 /** Parses the env this command needs, builds the logger, runs `fn`, maps errors to exit codes. */
-export async function runCommand(required: readonly EnvName[], fn: (ctx: CommandContext) => Promise<number | void>): Promise<void> {
+/**
+ * `logs: 'stderr'` is for commands whose stdout is their product (SQL to pipe into a
+ * file or psql): their log lines must not mix into it.
+ */
+export async function runCommand(required: readonly EnvName[], fn: (ctx: CommandContext) => Promise<number | void>, opts: { logs?: 'stdout' | 'stderr' } = {}): Promise<void> {
   let env: Env;
   try {
     env = loadEnv(process.env, required);
@@ -19,7 +23,7 @@ export async function runCommand(required: readonly EnvName[], fn: (ctx: Command
     }
     throw err;
   }
-  const log = createLogger({ level: env.LOG_LEVEL });
+  const log = createLogger({ level: env.LOG_LEVEL, ...(opts.logs === 'stderr' ? { destination: process.stderr } : {}) });
   try {
     const code = await fn({ env, log });
     process.exitCode = code ?? 0;

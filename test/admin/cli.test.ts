@@ -52,6 +52,14 @@ describe('admin CLI', () => {
     expect(none.stderr).toMatch(/no Redshift connection/);
   });
 
+  it('log lines go to stderr, so stdout holds only the SQL (even on an error, with logging on)', async () => {
+    const bad = await cli(['ddl', `${f.schema}.nope`, '--url', f.target.url], { LOG_LEVEL: 'info' });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/"level":"error"/);
+    expect(bad.stderr).toMatch(/nope/);
+  });
+
   it('random-password, create-user (printed, nothing run), --help', async () => {
     const p = await cli(['random-password', '--length', '40']);
     expect(p.stdout.trim()).toHaveLength(40);

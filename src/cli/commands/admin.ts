@@ -49,6 +49,9 @@ async function print(batch: Batch, executed: ExecuteResult | null): Promise<void
   }
 }
 
+/** Admin commands print SQL (or passwords, names) on stdout: their logs go to stderr. */
+const STDERR_LOGS = { logs: 'stderr' } as const;
+
 /** Runs `fn` with a Redshift handle, always closing it. */
 function action<A extends unknown[]>(fn: (rs: Redshift, ctx: { env: Env; log: Logger }, ...args: A) => Promise<number | void>, conn: (...args: A) => ConnOpts) {
   return (...args: A) =>
@@ -59,7 +62,7 @@ function action<A extends unknown[]>(fn: (rs: Redshift, ctx: { env: Env; log: Lo
       } finally {
         await rs.close();
       }
-    });
+    }, STDERR_LOGS);
 }
 
 function parseSet(list: string[] | undefined): Record<string, string> {
@@ -155,7 +158,7 @@ export function registerAdmin(program: Command): void {
       runCommand([], async () => {
         const { randomPassword } = await import('../../admin/users.js');
         process.stdout.write(`${randomPassword(o.length)}\n`);
-      }),
+      }, STDERR_LOGS),
     );
 
   withConnection(help(program.command('create-user')))
@@ -335,7 +338,7 @@ export function registerAdmin(program: Command): void {
         } finally {
           await rs.close();
         }
-      }),
+      }, STDERR_LOGS),
     );
 
   withConnection(help(program.command('tables')), false)

@@ -13,6 +13,6 @@ export function registerGrants(program: Command): void {
         const { grantsForJob } = await import('../../setup/grants.js');
         process.stdout.write(await grantsForJob(env.DATABASE_URL!, opts.job, { sourceUser: opts.sourceUser, destinationUser: opts.destinationUser }));
         return 0;
-      }),
+      }, { logs: 'stderr' }),
     );
 }
