@@ -60,8 +60,9 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     const s3 = createS3Client(env);
     const prefix = `extract-files-test/${Date.now()}`;
     const ranges: Array<[number, number]> = [[0, 300], [300, 700], [700, 1000]];
+    // The smallest zlib window: any gzip reader (here Node's, with its default 32 KiB window) takes it.
     const r = await extractFilesToS3({
-      client: db, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: 1,
+      client: db, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: 1, gzipWindowBits: 9,
       files: ranges.map(([lo, hi]) => ({
         copySql: copyToStdoutSql(`SELECT id, note FROM t WHERE id > current_setting('t.lo')::int AND id <= current_setting('t.hi')::int ORDER BY id`),
         prepare: async () => {
@@ -72,12 +73,15 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     expect(r.rows).toBe(1000);
     expect(r.files.map((f) => f.rows)).toEqual([300, 400, 300]);
     const firstIds: string[] = [];
+    const lines: number[] = [];
     for (const f of r.files) {
       const o = await s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET!, Key: f.key }));
       const text = gunzipSync(Buffer.from(await o.Body!.transformToByteArray())).toString();
       firstIds.push(text.slice(0, text.indexOf(',')));
+      lines.push(text.split('\n"').length);
     }
     expect(firstIds).toEqual(['"1"', '"301"', '"701"']);
+    expect(lines).toEqual([300, 400, 300]);
     await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
     s3.destroy();
   });

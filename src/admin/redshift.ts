@@ -364,6 +364,7 @@ export class Redshift {
           keyPrefix: prefix,
           rowsPerFile: o.rowsPerFile ?? this.env.IMPORT_CHUNK_SIZE,
           gzipLevel: this.env.GZIP_LEVEL,
+          gzipWindowBits: this.env.GZIP_WINDOW_BITS,
         });
         const groups = chunkKeys(extracted.files, o.maxManifestKeys);
         const manifestUrls: string[] = [];

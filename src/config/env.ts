@@ -40,6 +40,8 @@ export const envSchema = z.object({
   /** Source sessions per table sync that extract files of one batch concurrently (one snapshot). */
   EXTRACT_SESSIONS: z.coerce.number().int().min(1).max(16).default(2),
   GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
+  /** zlib window of the staging files: any gzip reader takes any window; smaller is faster. */
+  GZIP_WINDOW_BITS: z.coerce.number().int().min(9).max(15).default(14),
   /** Seconds re-read below the updated_key watermark on every run (late commits). */
   UPDATED_KEY_OVERLAP_SECONDS: z.coerce.number().int().min(0).default(60),
   SYNC_DB_EVENTS_FREQUENCY: positiveInt(60),

@@ -326,6 +326,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       bucket: a.bucket,
       keyPrefix: batchPrefix,
       gzipLevel: a.deps.env.GZIP_LEVEL,
+      gzipWindowBits: a.deps.env.GZIP_WINDOW_BITS,
       onProgress: (p: { rows: number; rawBytes: number }) =>
         log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };

@@ -44,6 +44,8 @@ interface CommonOptions {
   /** Folder for this batch's files, no trailing slash. */
   keyPrefix: string;
   gzipLevel: number;
+  /** zlib window (9-15; default 15). Smaller windows compress faster (BENCHMARKS.md). */
+  gzipWindowBits?: number;
   onProgress?: (p: { rows: number; rawBytes: number }) => void;
   /** Where a file's gzip bytes go; default: a multipart upload to s3://bucket/key. */
   sink?: SinkFactory;
@@ -97,12 +99,12 @@ class OutFile {
 
   constructor(
     readonly key: string,
-    level: number,
+    gzip: { level: number; windowBits: number },
     sink: SinkFactory,
   ) {
     // A deep write buffer lets the database, this thread and zlib's thread pool work at
     // once instead of taking turns (measured in BENCHMARKS.md).
-    this.gzip = createGzip({ level, chunkSize: 128 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
+    this.gzip = createGzip({ level: gzip.level, windowBits: gzip.windowBits, chunkSize: 128 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
     const tap = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
         this.bytes += chunk.length;
@@ -162,7 +164,8 @@ class Extraction {
     while (this.unfinished.size >= MAX_PENDING_FILES * this.sessions) {
       await Promise.race([...this.unfinished].map((f) => f.done.catch(() => undefined)));
     }
-    const f = new OutFile(partKey(this.o.keyPrefix, index + 1), this.o.gzipLevel, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
+    const gzip = { level: this.o.gzipLevel, windowBits: this.o.gzipWindowBits ?? 15 };
+    const f = new OutFile(partKey(this.o.keyPrefix, index + 1), gzip, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
     this.files[index] = f;
     this.unfinished.add(f);
     void f.done.then(
