@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dryRunJob } from '../src/sync/dry-run.js';
 import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';
 import { targetDescription } from './helpers/redshift.js';
 
@@ -295,6 +296,47 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(r.ok, JSON.stringify(r)).toBe(true);
       expect(r.tables[0]).toMatchObject({ rows: 27, batches: 1 });
       expect(await rowsText(f.redshift, `${f.target.schema}.nokey`, ['a', 'b'], 'a, b')).toEqual(await rowsText(f.source, 'nokey', ['a', 'b'], 'a, b'));
+    });
+  });
+
+  describe('sync --dry-run', () => {
+    let f: SyncFixture;
+    beforeAll(async () => {
+      f = await syncFixture('dry', { EXTRACT_SESSIONS: '2' });
+    });
+    afterAll(() => f.close());
+
+    it('prints the real statements of the next batch (drift, split keys, per-file COPY, load) and changes nothing', async () => {
+      await f.source(`CREATE TABLE items (id int PRIMARY KEY, name text, secret text, added text DEFAULT 'a')`);
+      await f.source(`INSERT INTO items SELECT g, 'n' || g, 's', 'a' FROM generate_series(1, 50) g`);
+      await f.redshift(`CREATE TABLE ${f.target.schema}.items (id INTEGER NOT NULL, name VARCHAR(65535)) DISTKEY(id) SORTKEY(id)`);
+      const tid = await f.addTable({ source: 'items', mode: 'INSERT_ONLY', primaryKey: 'id', rowLimit: 20, chunkSize: 5 });
+      await f.meta(`UPDATE tables SET exclude_columns = 'secret', max_primary_key = '["10"]' WHERE id = $1`, [tid]);
+      const out = await dryRunJob(f.metaUrl, f.jobName, undefined, f.env);
+      // Schema drift as the sync would apply it: the new column, not the excluded one.
+      expect(out).toContain(`ALTER TABLE "${f.target.schema}"."items" ADD COLUMN "added" VARCHAR(65535) DEFAULT 'a';`);
+      expect(out).not.toContain('"secret"');
+      expect(out).not.toContain('resynced');
+      // The keyed extract: watermark, split keys, then one COPY per key range.
+      expect(out).toContain(`SELECT set_config('redshift_loader.wm', '["10"]', true);`);
+      expect(out).toContain('row_number() OVER (ORDER BY "id")');
+      expect(out).toContain('every 5th key of the batch');
+      expect(out).toContain('on 2 sessions sharing this snapshot');
+      expect(out).toMatch(/set_config\('redshift_loader\.lo', '\["10"\]', true\), set_config\('redshift_loader\.hi', '\["<last id of the file>"\]', true\);/);
+      expect(out).toMatch(/COPY \(SELECT "id", "name", "added"\nFROM "public"\."items"\nWHERE \("id"\) > /);
+      expect(out).toContain('MANIFEST');
+      // Nothing happened anywhere.
+      expect((await f.redshift(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'items'`, [f.target.schema])).rows[0].n).toBe(2);
+      expect((await f.meta(`SELECT count(*)::int AS n FROM sync_runs`)).rows[0].n).toBe(0);
+      expect((await f.meta(`SELECT max_primary_key FROM tables WHERE id = $1`, [tid])).rows[0].max_primary_key).toEqual(['10']);
+      expect(await f.s3Keys()).toEqual([]);
+      // A new column without a constant default means a resync: the batch starts from the beginning.
+      await f.source(`ALTER TABLE items ADD COLUMN later int`);
+      const again = await dryRunJob(f.metaUrl, f.jobName, undefined, f.env);
+      expect(again).toContain(`ALTER TABLE "${f.target.schema}"."items" ADD COLUMN "later" INTEGER;`);
+      expect(again).toContain('resynced from the start');
+      expect(again).not.toContain(`'["10"]'`);
+      expect((await f.meta(`SELECT max_primary_key FROM tables WHERE id = $1`, [tid])).rows[0].max_primary_key).toEqual(['10']);
     });
   });
 });

@@ -54,6 +54,8 @@ export function grantsSql(g: GrantsInput): string {
   const fullSchemas = new Set(g.tables.filter((t) => t.copyMode === 'FULL_DATA_SYNC').map((t) => t.targetSchema));
   for (const s of dstSchemas) {
     const why = fullSchemas.has(s) ? ' -- CREATE: setup creates tables, FULL_DATA_SYNC builds and swaps in a new table' : ' -- CREATE: setup creates the target tables';
+    // Created here (by the admin running this script), so the user needs no CREATE ON DATABASE.
+    L.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`);
     L.push(`GRANT USAGE, CREATE ON SCHEMA ${quoteIdent(s)} TO ${du};${why}`);
   }
   for (const t of g.tables) L.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${qualify(t.targetSchema, t.targetName)} TO ${du};`);

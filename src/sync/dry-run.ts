@@ -1,16 +1,23 @@
+import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
-import { connect } from '../db/connect.js';
+import { connect, connectRedshift } from '../db/connect.js';
 import { redactText } from '../log.js';
-import { sourceColumns } from './catalog.js';
+import { selectColumns } from '../setup/ddl.js';
+import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
-import { OPEN_TRANSACTIONS_SQL, WM_SETTING, planBatch, planTable, watermarkFromRow } from './plan.js';
+import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, fileCount, planBatch, planFile, planTable, rowsPerFile, splitsSql, watermarkFromRow } from './plan.js';
+
+const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
+/** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
+const withParams = (sql: string, values: string[]) => `${sql.replace(/\$(\d+)/g, (_m, n: string) => literal(values[Number(n) - 1]!))};`;
 
 /**
- * `sync --dry-run`: the plan and every statement of each table's next batch, printed, with
- * nothing written anywhere (it reads the metadata rows and the source catalog only).
+ * `sync --dry-run`: the plan and the statements of each table's next batch, printed, with
+ * nothing written anywhere. It reads the metadata rows, the source catalog and (to show
+ * schema drift) the target's columns; it writes nothing to any of them, nor to S3.
  */
 export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob: string | undefined, env: Env): Promise<string> {
   const out: string[] = [];
@@ -21,32 +28,79 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
     const auth = copyAuth(job, env);
     const tables = (await meta.listTables(db, job.id)).filter((t) => !t.disabled && (!tableGlob || matchesGlob(tableGlob, t.sourceSchema, t.sourceName)));
     const src = await connect(resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`));
+    let rs: pg.Client | null = null;
+    let rsError: string | null = null;
+    try {
+      rs = await connectRedshift(resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`));
+    } catch (err) {
+      rsError = err instanceof Error ? err.message : String(err);
+    }
     try {
       for (const t of tables) {
         const name = `${t.sourceSchema}.${t.sourceName}`;
-        out.push(`-- job "${job.name}", table ${name}`);
+        const where = `job "${job.name}", table ${name}`;
+        out.push(`-- ${where}`);
         try {
-          const plan = planTable(t, await sourceColumns(src, t.sourceSchema, t.sourceName), { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
-          const wm = watermarkFromRow(t, plan, job.name);
-          const q = planBatch(plan, wm);
+          const all = await sourceColumnsForDrift(src, t.sourceSchema, t.sourceName);
+          if (all.length === 0) throw new Error(`${where}: source table ${name} not found`);
+          const columns = selectColumns(all, t, where);
+          const plan = planTable(t, columns, { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
+          const keyed = plan.keysetColumns.length > 0;
+          const perFile = rowsPerFile(plan.rowLimit, fileCount(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES));
           out.push(
-            `-- mode ${plan.mode}, target ${plan.target.schema}.${plan.target.name}, key (${plan.keysetColumns.join(', ') || 'none'}), watermark ${JSON.stringify(wm)}`,
+            `-- mode ${plan.mode}, target ${plan.target.schema}.${plan.target.name}, key (${plan.keysetColumns.join(', ') || 'none'}), watermark ${JSON.stringify(watermarkFromRow(t, plan, job.name))}`,
             `-- row limit ${plan.rowLimit}, about ${plan.chunkSize} rows per file, files under s3://${bucket}/${prefix}/${name}/`,
-            plan.mode === 'INSERT_AND_UPDATE' && wm.updatedKey ? `-- the first batch re-reads ${env.UPDATED_KEY_OVERLAP_SECONDS} s below the watermark (late commits)` : '',
+          );
+          let resync = false;
+          // Schema drift, exactly as the sync would plan it (and apply it, before the first batch).
+          if (rs) {
+            const target = await readTargetColumns(rs, plan.target);
+            if (target.length === 0) {
+              out.push(`-- ERROR: target table ${plan.target.schema}.${plan.target.name} does not exist in Redshift (run: redshift-loader setup --job ${job.name})`);
+            } else {
+              const d = planDrift(all, target, { target: plan.target, overrides: t, jobName: job.name, sourceName: name });
+              for (const p of d.problems) out.push(`-- ERROR: ${p}`);
+              if (d.statements.length > 0) {
+                out.push('-- schema drift: on Redshift, before the first batch:', ...d.statements.map((s) => `${s};`));
+                resync = d.resync;
+                if (d.resync) out.push('-- then both watermarks are set to NULL and the table is resynced from the start to fill the new column(s)');
+              }
+            }
+          } else {
+            out.push(`-- (schema drift not checked: cannot connect to Redshift: ${rsError})`);
+          }
+          const wm = watermarkFromRow(resync ? { ...t, maxPrimaryKey: null, maxUpdatedKey: null } : t, plan, job.name);
+          const q = planBatch(plan, wm);
+          if (plan.mode === 'INSERT_AND_UPDATE' && wm.updatedKey) out.push(`-- the first batch re-reads ${env.UPDATED_KEY_OVERLAP_SECONDS} s below the watermark (late commits)`);
+          out.push(
             '-- on the source, per batch:',
             'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
             plan.mode === 'INSERT_AND_UPDATE' ? `${OPEN_TRANSACTIONS_SQL};` : '',
-            `SELECT set_config('${WM_SETTING}', '${q.settings.replace(/'/g, "''")}', true);`,
+            withParams(SET_WATERMARK_SQL, [q.settings]),
             `${q.boundsSql};`,
-            `${q.copySql};`,
-            'COMMIT;',
-            '-- on Redshift:',
           );
+          if (keyed) {
+            const file = planFile(plan, wm, plan.keysetColumns.map((c) => `<last ${c} of the file>`));
+            out.push(
+              `-- file boundaries: every ${perFile}th key of the batch ($1 = rows per file, $2 = rows counted above)`,
+              `${splitsSql(plan, wm)};`,
+              env.EXTRACT_SESSIONS > 1
+                ? `-- files are extracted on ${env.EXTRACT_SESSIONS} sessions sharing this snapshot: SELECT pg_export_snapshot(); then on each other session: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '<id>';`
+                : '',
+              '-- per file, on its session: its key bounds (the previous file\'s last key, or the watermark), then its COPY',
+              withParams(SET_FILE_BOUNDS_SQL, [file.lo, file.hi]),
+              `${file.copySql};`,
+            );
+          } else {
+            out.push(`${q.copySql};`, `-- the stream is cut into files of about ${perFile} rows at record boundaries`);
+          }
+          out.push('COMMIT;', '-- on Redshift:');
           const manifest = `s3://${bucket}/${prefix}/${name}/run-<id>/batch-00001/manifest.json`;
           if (plan.mode === 'FULL_DATA_SYNC') {
             out.push(...load.prepareSwapStatements(plan).map((s) => `${s};`), `${load.fullSyncBatchStatement(plan, manifest, auth)};`, '-- after the last batch, one transaction renames the swap table in, carrying owner and grants');
           } else {
             out.push(...load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth).map((s) => `${s};`));
+            if (t.deleteDetection) out.push('-- after the last batch: delete detection compares key sets in ranges and deletes target rows whose key is gone');
           }
         } catch (err) {
           out.push(`-- ERROR: ${err instanceof Error ? err.message : String(err)}`);
@@ -55,6 +109,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
       }
     } finally {
       await src.end().catch(() => undefined);
+      await rs?.end().catch(() => undefined);
     }
   } finally {
     await db.end().catch(() => undefined);

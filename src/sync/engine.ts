@@ -15,10 +15,9 @@ import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
 import {
-  HI_SETTING,
-  LO_SETTING,
   OPEN_TRANSACTIONS_SQL,
-  WM_SETTING,
+  SET_FILE_BOUNDS_SQL,
+  SET_WATERMARK_SQL,
   durableWatermark,
   fileCount,
   planBatch,
@@ -250,7 +249,7 @@ export function keyRangeFiles(plan: TablePlan, from: Watermark, ends: string[][]
     return {
       copySql: f.copySql,
       prepare: async (client) => {
-        await client.query(`SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`, [f.lo, f.hi]);
+        await client.query(SET_FILE_BOUNDS_SQL, [f.lo, f.hi]);
       },
     };
   });
@@ -300,7 +299,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
         log.warn({ hidden: o.rows[0]!.hidden }, 'cannot see other sessions on the source (grant pg_read_all_stats to the source user); late commits are covered only by UPDATED_KEY_OVERLAP_SECONDS');
       }
     }
-    await src.query(`SELECT set_config('${WM_SETTING}', $1, true)`, [q.settings]);
+    await src.query(SET_WATERMARK_SQL, [q.settings]);
     const b = await src.query<Record<string, string | null>>(q.boundsSql);
     n = Number(b.rows[0]?.n ?? 0);
     if (n === 0) {

@@ -106,6 +106,10 @@ export interface BatchQuery {
 /** Per-file bounds of a batch: rows after LO (a watermark) up to and including HI (a key tuple). */
 export const LO_SETTING = 'redshift_loader.lo';
 export const HI_SETTING = 'redshift_loader.hi';
+/** Sets the batch's watermark ($1: JSON of the keyset values) for the queries that follow. */
+export const SET_WATERMARK_SQL = `SELECT set_config('${WM_SETTING}', $1, true)`;
+/** Sets one file's key bounds ($1, $2: JSON of FileQuery.lo and .hi) before its COPY. */
+export const SET_FILE_BOUNDS_SQL = `SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`;
 
 function settingRef(setting: string, i: number, type: string): string {
   return `(current_setting('${setting}')::jsonb ->> ${i})::${type}`;

@@ -232,7 +232,9 @@ describe('grants', () => {
     expect(sql).toContain('GRANT SELECT ON "public"."Order" TO "reader";');
     expect(sql).toContain('GRANT pg_read_all_stats TO "reader";');
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA "public" GRANT SELECT ON TABLES TO "reader";');
-    expect(sql).toContain('GRANT USAGE, CREATE ON SCHEMA "analytics" TO "loader";');
+    // The schema is created by the script, so the loader needs no CREATE ON DATABASE.
+    expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "analytics";\nGRANT USAGE, CREATE ON SCHEMA "analytics" TO "loader";');
+    expect(sql).not.toMatch(/CREATE ON DATABASE/);
     expect(sql).toContain('GRANT SELECT, INSERT, UPDATE, DELETE ON "analytics"."Order" TO "loader";');
     expect(sql).toContain('GRANT TEMP ON DATABASE "dev" TO "loader";');
     expect(sql).not.toMatch(/GRANT ALL/);
