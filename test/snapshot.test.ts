@@ -80,6 +80,9 @@ describe('SnapshotSessions: files of one batch on several sessions, one snapshot
     const more = await snaps.join(main, 3);
     expect(more).toEqual([]);
     expect(snaps.disabledReason).toMatch(/snapshot/i);
+    // Reported once (the engine logs it as a warning), then quiet.
+    expect(snaps.takeUnreported()).toMatch(/snapshot/i);
+    expect(snaps.takeUnreported()).toBeNull();
     // Once failed, it does not try again (and opens no connections).
     expect(await snaps.join(main, 3)).toEqual([]);
     await snaps.close();

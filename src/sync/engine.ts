@@ -335,9 +335,8 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       const ends = [...splits.rows.map((r) => plan.keysetColumns.map((_, i) => r[`k${i}`]!)), lastTuple];
       // More sessions in this snapshot extract files at the same time (several gzip streams).
       const more = await conns.snapshots.join(src, ends.length - 1);
-      if (more.length === 0 && conns.snapshots.disabledReason && a.batch === 1 && a.deps.env.EXTRACT_SESSIONS > 1) {
-        log.warn({ reason: conns.snapshots.disabledReason }, 'cannot share the snapshot with more source sessions; extracting on one session');
-      }
+      const reason = conns.snapshots.takeUnreported();
+      if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; extracting on one session');
       try {
         extracted = await extractFilesToS3({ ...common, files: keyRangeFiles(plan, a.from, ends), moreClients: more });
         await conns.snapshots.finish(more, 'COMMIT');

@@ -65,7 +65,7 @@ export interface FileExtract {
 export interface ExtractFilesOptions extends CommonOptions {
   files: FileExtract[];
   /**
-   * More sessions in the same snapshot as `client` (see `openSnapshotSessions`): files are
+   * More sessions in the same snapshot as `client` (see `SnapshotSessions.join`): files are
    * extracted concurrently, one per session, so several gzip streams compress at once.
    */
   moreClients?: pg.ClientBase[];

@@ -10,6 +10,7 @@ import { quoteLiteral } from '../sql/quote.js';
 export class SnapshotSessions {
   private readonly clients: pg.Client[] = [];
   private unavailable: string | null = null;
+  private reported = false;
 
   constructor(
     private readonly url: string,
@@ -19,6 +20,13 @@ export class SnapshotSessions {
 
   /** Why extra sessions are not used (the first failure), or null. */
   get disabledReason(): string | null {
+    return this.unavailable;
+  }
+
+  /** The failure to report, once: non-null the first time it is asked after a failure. */
+  takeUnreported(): string | null {
+    if (!this.unavailable || this.reported) return null;
+    this.reported = true;
     return this.unavailable;
   }
 
