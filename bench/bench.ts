@@ -24,7 +24,7 @@ import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extrac
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { keyRangeFiles } from '../src/sync/engine.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
-import { fileCount, planTable, rowsPerFile, splitsSql } from '../src/sync/plan.js';
+import { batchKeysFromRows, batchKeysSql, fileCount, planTable, rowsPerFile } from '../src/sync/plan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
 
@@ -182,8 +182,9 @@ async function main() {
           try {
             const n = ROWS;
             const per = rowsPerFile(n, fileCount(n, plan.chunkSize, env.REDSHIFT_SLICES));
-            const splits = await src.query<Record<string, string>>(splitsSql(plan, from), [per, n]);
-            const ends = [...splits.rows.map((x) => [x.k0!]), [String(n)]];
+            const keys = batchKeysFromRows(plan, (await src.query(batchKeysSql(plan, from), [per])).rows);
+            if (keys.rows !== n) throw new Error(`batch keys: ${keys.rows} rows, expected ${n}`);
+            const ends = [...keys.splits, keys.last];
             more = await snapshots.join(src, ends.length - 1);
             if (more.length !== sessions - 1) throw new Error(`snapshot sessions: ${snapshots.disabledReason}`);
             r = await extractFilesToS3({

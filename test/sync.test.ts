@@ -118,6 +118,20 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(a).toHaveLength(500);
     });
 
+    it('a short batch gets its own file size: a multiple of the slices, files roughly equal', async () => {
+      await f.source(`CREATE TABLE short_b (id int PRIMARY KEY, v text)`);
+      await f.source(`INSERT INTO short_b SELECT g, 'v' || g FROM generate_series(1, 50) g`);
+      await f.redshift(`CREATE TABLE ${f.target.schema}.short_b (id INTEGER, v VARCHAR(10))`);
+      // Sized for a full batch (100 rows, 20 a file, 2 slices) the boundaries would fall every
+      // 17 keys (3 files); 50 rows need 4 files of 13.
+      const tid = await f.addTable({ source: 'short_b', mode: 'INSERT_ONLY', primaryKey: 'id', rowLimit: 100, chunkSize: 20 });
+      const r = await f.sync({ table: 'short_b' });
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      const run = await f.meta(`SELECT rows, files, batches FROM sync_runs WHERE table_id = $1`, [tid]);
+      expect(run.rows[0]).toMatchObject({ rows: '50', files: 4, batches: 1 });
+      expect(await rowsText(f.redshift, `${f.target.schema}.short_b`, ['id', 'v'])).toEqual(await rowsText(f.source, 'short_b', ['id', 'v']));
+    });
+
     it('a batch that fails between COPY and COMMIT, and one committed but not recorded, leave no duplicate', async () => {
       await f.source(`CREATE TABLE retry (id int PRIMARY KEY, v text)`);
       await f.source(`INSERT INTO retry SELECT g, 'v' || g FROM generate_series(1, 30) g`);
@@ -319,8 +333,9 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(out).not.toContain('resynced');
       // The keyed extract: watermark, split keys, then one COPY per key range.
       expect(out).toContain(`SELECT set_config('redshift_loader.wm', '["10"]', true);`);
-      expect(out).toContain('row_number() OVER (ORDER BY "id")');
-      expect(out).toContain('every 5th key of the batch');
+      expect(out).toContain('WINDOW w AS (ORDER BY "id")');
+      expect(out).toContain(`WHERE rn % '5' = 0 OR is_last ORDER BY rn;`);
+      expect(out).toContain('every 5th key for a full batch');
       expect(out).toContain('on 2 sessions sharing this snapshot');
       expect(out).toMatch(/set_config\('redshift_loader\.lo', '\["10"\]', true\), set_config\('redshift_loader\.hi', '\["<last id of the file>"\]', true\);/);
       expect(out).toMatch(/COPY \(SELECT "id", "name", "added"\nFROM "public"\."items"\nWHERE \("id"\) > /);

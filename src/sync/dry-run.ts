@@ -8,7 +8,7 @@ import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/dr
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
-import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, fileCount, planBatch, planFile, planTable, rowsPerFile, splitsSql, watermarkFromRow } from './plan.js';
+import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, batchKeysSql, fileCount, planBatch, planFile, planTable, rowsPerFile, watermarkFromRow } from './plan.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -77,13 +77,12 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
             'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
             plan.mode === 'INSERT_AND_UPDATE' ? `${OPEN_TRANSACTIONS_SQL};` : '',
             withParams(SET_WATERMARK_SQL, [q.settings]),
-            `${q.boundsSql};`,
           );
           if (keyed) {
             const file = planFile(plan, wm, plan.keysetColumns.map((c) => `<last ${c} of the file>`));
             out.push(
-              `-- file boundaries: every ${perFile}th key of the batch ($1 = rows per file, $2 = rows counted above)`,
-              `${splitsSql(plan, wm)};`,
+              `-- the batch's size, last key and file boundaries (every ${perFile}th key for a full batch; a shorter batch is scanned again with its own file size):`,
+              withParams(batchKeysSql(plan, wm), [String(perFile)]),
               env.EXTRACT_SESSIONS > 1
                 ? `-- files are extracted on ${env.EXTRACT_SESSIONS} sessions sharing this snapshot: SELECT pg_export_snapshot(); then on each other session: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '<id>';`
                 : '',
@@ -92,7 +91,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
               `${file.copySql};`,
             );
           } else {
-            out.push(`${q.copySql};`, `-- the stream is cut into files of about ${perFile} rows at record boundaries`);
+            out.push(`${q.countSql};`, `${q.copySql};`, `-- the stream is cut into files of about ${perFile} rows at record boundaries`);
           }
           out.push('COMMIT;', '-- on Redshift:');
           const manifest = `s3://${bucket}/${prefix}/${name}/run-<id>/batch-00001/manifest.json`;

@@ -24,8 +24,10 @@ import {
   planFile,
   planTable,
   rowsPerFile,
-  splitsSql,
+  batchKeysFromRows,
+  batchKeysSql,
   tupleToWatermark,
+  type BatchKeys,
   watermarkFromRow,
   type TablePlan,
 } from './plan.js';
@@ -300,23 +302,31 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       }
     }
     await src.query(SET_WATERMARK_SQL, [q.settings]);
-    const b = await src.query<Record<string, string | null>>(q.boundsSql);
-    n = Number(b.rows[0]?.n ?? 0);
+    const keyed = plan.keysetColumns.length > 0;
+    const perFileFor = (rows: number) => rowsPerFile(rows, fileCount(rows, plan.chunkSize, a.deps.env.REDSHIFT_SLICES));
+    let keys: BatchKeys | null = null;
+    if (keyed) {
+      // One scan gives the batch's size, last key and file boundaries (every perFile-th key),
+      // sized for a full batch; a shorter batch (the last) is scanned again with its own size.
+      const scan = async (perFile: number) => batchKeysFromRows(plan, (await src.query(batchKeysSql(plan, a.from), [perFile])).rows);
+      keys = await scan(perFileFor(plan.rowLimit));
+      if (keys.rows > 0 && perFileFor(keys.rows) !== perFileFor(plan.rowLimit)) keys = await scan(perFileFor(keys.rows));
+      n = keys.rows;
+    } else {
+      n = Number((await src.query<{ n: string }>(q.countSql!)).rows[0]?.n ?? 0);
+    }
     if (n === 0) {
       await src.query('COMMIT');
       return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };
     }
-    let lastTuple: string[] = [];
-    if (plan.keysetColumns.length > 0) {
-      lastTuple = plan.keysetColumns.map((_, i) => b.rows[0]![`k${i}`] as string);
-      last = tupleToWatermark(plan, lastTuple);
+    if (keys) {
+      last = tupleToWatermark(plan, keys.last);
       if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
         const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
         lastAtOrAfterCap = c.rows[0]!.r;
       }
     }
-    const files = fileCount(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES);
-    const perFile = rowsPerFile(n, files);
+    const perFile = perFileFor(n);
     // No abort signal inside the extract: it is bounded by row_limit, and cutting a COPY TO
     // mid-stream would leave the source session busy. The abort is checked right after.
     const common = {
@@ -329,10 +339,9 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       onProgress: (p: { rows: number; rawBytes: number }) =>
         log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };
-    if (plan.keysetColumns.length > 0) {
+    if (keys) {
       // Postgres cuts the files: every perFile-th key of the batch ends a file.
-      const splits = await src.query<Record<string, string>>(splitsSql(plan, a.from), [perFile, n]);
-      const ends = [...splits.rows.map((r) => plan.keysetColumns.map((_, i) => r[`k${i}`]!)), lastTuple];
+      const ends = [...keys.splits, keys.last];
       // More sessions in this snapshot extract files at the same time (several gzip streams).
       const more = await conns.snapshots.join(src, ends.length - 1);
       const reason = conns.snapshots.takeUnreported();

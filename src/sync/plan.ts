@@ -97,9 +97,9 @@ export function watermarkFromRow(table: TableRow, plan: TablePlan, jobName: stri
 export interface BatchQuery {
   /** JSON given to set_config(WM_SETTING) before the queries run. */
   settings: string;
-  /** Counts the batch and returns its last key tuple (as text), in the batch's snapshot. */
-  boundsSql: string;
-  /** The COPY (SELECT ...) TO STDOUT of the batch. */
+  /** Tables without a key: counts the rows (keyed tables use `batchKeysSql`). */
+  countSql: string | null;
+  /** The COPY (SELECT ...) TO STDOUT of the batch (one stream; keyed batches use `planFile`). */
   copySql: string;
 }
 
@@ -169,18 +169,41 @@ export function planFile(plan: TablePlan, lo: Watermark, hi: string[]): FileQuer
   return { lo: JSON.stringify(lower.values), hi: JSON.stringify(hi), copySql };
 }
 
-/** The key tuples that end each file but the last: every `$1`-th key of the batch. */
-export function splitsSql(plan: TablePlan, from: Watermark): string {
+/**
+ * One scan of a keyed batch's keys (index order, at most row_limit of them) that returns
+ * every `$1`-th key (a file boundary) and the batch's last key, each with its row number:
+ * the last row's number is the batch's size. See `batchKeysFromRows`.
+ */
+export function batchKeysSql(plan: TablePlan, from: Watermark): string {
   const src = qualify(plan.source.schema, plan.source.name);
   const pred = keysetPredicate(plan, from);
   const ks = quoteIdents(plan.keysetColumns);
   const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
   const cols = plan.keysetColumns.map((c, i) => `${quoteIdent(c)}::text AS k${i}`).join(', ');
   return (
-    `WITH b AS (SELECT ${ks} FROM ${src}${where}\nORDER BY ${ks}\nLIMIT ${plan.rowLimit})\n` +
-    `SELECT ${cols} FROM (SELECT ${ks}, row_number() OVER (ORDER BY ${ks}) AS rn FROM b) r\n` +
-    `WHERE rn % $1 = 0 AND rn < $2 ORDER BY rn`
+    `SELECT ${cols}, rn, is_last FROM (\n` +
+    `  SELECT ${ks}, row_number() OVER w AS rn, lead(true, 1, false) OVER w IS FALSE AS is_last\n` +
+    `  FROM (SELECT ${ks} FROM ${src}${where}\n  ORDER BY ${ks}\n  LIMIT ${plan.rowLimit}) b\n` +
+    `  WINDOW w AS (ORDER BY ${ks})\n` +
+    `) r\nWHERE rn % $1 = 0 OR is_last ORDER BY rn`
   );
+}
+
+export interface BatchKeys {
+  /** Rows in the batch (0: nothing after the watermark). */
+  rows: number;
+  /** The batch's last key tuple (text values, keyset order); empty when rows is 0. */
+  last: string[];
+  /** The key tuples that end each file but the last. */
+  splits: string[][];
+}
+
+/** Reads `batchKeysSql`'s result. */
+export function batchKeysFromRows(plan: TablePlan, rows: ReadonlyArray<Record<string, unknown>>): BatchKeys {
+  const tuple = (r: Record<string, unknown>) => plan.keysetColumns.map((_, i) => String(r[`k${i}`]));
+  const lastRow = rows.find((r) => r.is_last === true);
+  if (!lastRow) return { rows: 0, last: [], splits: [] };
+  return { rows: Number(lastRow.rn), last: tuple(lastRow), splits: rows.filter((r) => r.is_last !== true).map(tuple) };
 }
 
 function selectList(plan: TablePlan): string {
@@ -196,19 +219,8 @@ export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {
   const limit = keyed ? `\nLIMIT ${plan.rowLimit}` : '';
   const inner = `SELECT ${selectList(plan)}\nFROM ${src}${where}${order}${limit}`;
   const copySql = copyToStdoutSql(inner);
-  let boundsSql: string;
-  if (keyed) {
-    const ks = quoteIdents(plan.keysetColumns);
-    const desc = plan.keysetColumns.map((c) => `${quoteIdent(c)} DESC`).join(', ');
-    const lastCols = plan.keysetColumns.map((c, i) => `l.${quoteIdent(c)}::text AS k${i}`).join(', ');
-    boundsSql =
-      `WITH b AS (SELECT ${ks} FROM ${src}${where}${order}${limit})\n` +
-      `SELECT (SELECT count(*) FROM b)::bigint AS n, ${lastCols}\n` +
-      `FROM (SELECT 1) one LEFT JOIN (SELECT * FROM b ORDER BY ${desc} LIMIT 1) l ON true`;
-  } else {
-    boundsSql = `SELECT count(*)::bigint AS n FROM ${src}`;
-  }
-  return { settings: JSON.stringify(pred.values), boundsSql, copySql };
+  const countSql = keyed ? null : `SELECT count(*)::bigint AS n FROM ${src}`;
+  return { settings: JSON.stringify(pred.values), countSql, copySql };
 }
 
 /**
