@@ -79,6 +79,22 @@ interface Parsed {
   error?: { code: number; reason: string };
 }
 
+/**
+ * After an unquoted field that stopped at `p` (a delimiter, a newline or the end): the
+ * finished record, or where the next field starts. A delimiter at the very end of the
+ * buffer still opens one more, empty, field.
+ */
+function afterField(buf: Buffer, p: number, fields: RawField[], newlines: number): Parsed | number {
+  if (p >= buf.length) return { fields, end: p, newlines };
+  if (buf[p] === LF) return { fields, end: p + 1, newlines: newlines + 1 };
+  const next = p + 1;
+  if (next >= buf.length) {
+    fields.push({ bytes: Buffer.alloc(0), raw: Buffer.alloc(0), quoted: false });
+    return { fields, end: next, newlines };
+  }
+  return next;
+}
+
 function csvRecord(buf: Buffer, pos: number, delim: number, quote: number): Parsed {
   const fields: RawField[] = [];
   let newlines = 0;
@@ -124,13 +140,9 @@ function csvRecord(buf: Buffer, pos: number, delim: number, quote: number): Pars
     while (p < buf.length && buf[p] !== delim && buf[p] !== LF) p++;
     const v = buf.subarray(pos, p);
     fields.push({ bytes: v, raw: v, quoted: false });
-    if (p >= buf.length) return { fields, end: p, newlines };
-    if (buf[p] === LF) return { fields, end: p + 1, newlines: newlines + 1 };
-    pos = p + 1;
-    if (pos >= buf.length) {
-      fields.push({ bytes: Buffer.alloc(0), raw: Buffer.alloc(0), quoted: false });
-      return { fields, end: pos, newlines };
-    }
+    const next = afterField(buf, p, fields, newlines);
+    if (typeof next !== 'number') return next;
+    pos = next;
   }
 }
 
@@ -163,13 +175,9 @@ function textRecord(buf: Buffer, pos: number, delim: number, o: RecordOptions): 
     }
     const raw = buf.subarray(fstart, p);
     fields.push({ bytes: o.escape || quoted ? Buffer.from(out) : raw, raw, quoted });
-    if (p >= buf.length) return { fields, end: p, newlines };
-    if (buf[p] === LF) return { fields, end: p + 1, newlines: newlines + 1 };
-    pos = p + 1;
-    if (pos >= buf.length) {
-      fields.push({ bytes: Buffer.alloc(0), raw: Buffer.alloc(0), quoted: false });
-      return { fields, end: pos, newlines };
-    }
+    const next = afterField(buf, p, fields, newlines);
+    if (typeof next !== 'number') return next;
+    pos = next;
   }
 }
 

@@ -1,20 +1,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { JobClaims } from '../../src/scheduler/claims.js';
 import { startWorker, type Worker } from '../../src/scheduler/worker.js';
-import { ENV, addJob, captureLog, eventRow, fakeClock, metaDb, recordingRunner, sleep, untilAborted, type Call, type Meta } from './helpers.js';
+import { ENV, addJob, captureLog, eventRow, fakeClock, recordingRunner, sleep, testScope, untilAborted, type Call } from './helpers.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-async function setup(): Promise<Meta> {
-  const m = await metaDb();
-  cleanup.push(() => m.close());
-  return m;
-}
+const { cleanup, setup } = testScope();
 
 describe('job claims', () => {
   it('exclude other workers while the heartbeat runs, even past the TTL, and release frees them', async () => {

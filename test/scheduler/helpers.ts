@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import pg from 'pg';
 import { createLogger, type Logger } from '../../src/log.js';
 import type { RunJob, RunJobResult, WorkerEnv } from '../../src/scheduler/worker.js';
+import { afterEach } from 'vitest';
 import { freshMetadataDb } from '../helpers/stack.js';
 
 export interface Meta {
@@ -119,4 +120,21 @@ export function untilAborted(signal: AbortSignal, maxMs = 10_000): Promise<void>
     const t = setTimeout(resolve, maxMs);
     signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
   });
+}
+
+/**
+ * For a test file: `cleanup` runs after each test, newest first; `setup()` gives a fresh
+ * metadata DB that is closed then.
+ */
+export function testScope(): { cleanup: Array<() => Promise<void>>; setup: () => Promise<Meta> } {
+  const cleanup: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const f of cleanup.splice(0).reverse()) await f();
+  });
+  const setup = async () => {
+    const m = await metaDb();
+    cleanup.push(() => m.close());
+    return m;
+  };
+  return { cleanup, setup };
 }

@@ -1,17 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startWorker, type RunJob, type Worker, type WorkerOptions } from '../../src/scheduler/worker.js';
-import { ENV, addJob, captureLog, eventRow, fakeClock, metaDb, recordingRunner, sleep, untilAborted, type Call, type Meta } from './helpers.js';
+import { ENV, addJob, captureLog, eventRow, fakeClock, recordingRunner, sleep, testScope, untilAborted, type Call, type Meta } from './helpers.js';
 
-const cleanup: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
-
-async function setup(): Promise<Meta> {
-  const m = await metaDb();
-  cleanup.push(() => m.close());
-  return m;
-}
+const { cleanup, setup } = testScope();
 
 function worker(m: Meta, runJob: RunJob, extra: Partial<WorkerOptions> = {}): Worker {
   const w = startWorker({ pool: m.pool, env: ENV, log: captureLog().log, runJob, autoTick: false, ...extra });
