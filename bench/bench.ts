@@ -24,7 +24,7 @@ import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extrac
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { keyRangeFiles } from '../src/sync/engine.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
-import { batchKeysFromRows, batchKeysSql, fileCount, planTable, rowsPerFile } from '../src/sync/plan.js';
+import { batchKeysFromRows, batchKeysSql, batchRowsPerFile, planTable } from '../src/sync/plan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
 
@@ -181,7 +181,7 @@ async function main() {
           let more: pg.Client[] = [];
           try {
             const n = ROWS;
-            const per = rowsPerFile(n, fileCount(n, plan.chunkSize, env.REDSHIFT_SLICES));
+            const per = batchRowsPerFile(n, plan.chunkSize, env.REDSHIFT_SLICES);
             const keys = batchKeysFromRows(plan, (await src.query(batchKeysSql(plan, from), [per])).rows);
             if (keys.rows !== n) throw new Error(`batch keys: ${keys.rows} rows, expected ${n}`);
             const ends = [...keys.splits, keys.last];

@@ -8,7 +8,7 @@ import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/dr
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
-import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, batchKeysSql, fileCount, planBatch, planFile, planTable, rowsPerFile, watermarkFromRow } from './plan.js';
+import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, batchKeysSql, batchRowsPerFile, planBatch, planFile, planTable, watermarkFromRow } from './plan.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -46,7 +46,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           const columns = selectColumns(all, t, where);
           const plan = planTable(t, columns, { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
           const keyed = plan.keysetColumns.length > 0;
-          const perFile = rowsPerFile(plan.rowLimit, fileCount(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES));
+          const perFile = batchRowsPerFile(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES);
           out.push(
             `-- mode ${plan.mode}, target ${plan.target.schema}.${plan.target.name}, key (${plan.keysetColumns.join(', ') || 'none'}), watermark ${JSON.stringify(watermarkFromRow(t, plan, job.name))}`,
             `-- row limit ${plan.rowLimit}, about ${plan.chunkSize} rows per file, files under s3://${bucket}/${prefix}/${name}/`,

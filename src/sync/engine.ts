@@ -19,12 +19,11 @@ import {
   SET_FILE_BOUNDS_SQL,
   SET_WATERMARK_SQL,
   durableWatermark,
-  fileCount,
   planBatch,
   planFile,
   planTable,
-  rowsPerFile,
   batchKeysFromRows,
+  batchRowsPerFile,
   batchKeysSql,
   tupleToWatermark,
   type BatchKeys,
@@ -303,7 +302,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     }
     await src.query(SET_WATERMARK_SQL, [q.settings]);
     const keyed = plan.keysetColumns.length > 0;
-    const perFileFor = (rows: number) => rowsPerFile(rows, fileCount(rows, plan.chunkSize, a.deps.env.REDSHIFT_SLICES));
+    const perFileFor = (rows: number) => batchRowsPerFile(rows, plan.chunkSize, a.deps.env.REDSHIFT_SLICES);
     let keys: BatchKeys | null = null;
     if (keyed) {
       // One scan gives the batch's size, last key and file boundaries (every perFile-th key),

@@ -249,6 +249,11 @@ export function rowsPerFile(rows: number, files: number): number {
   return files <= 0 ? rows : Math.max(1, Math.ceil(rows / files));
 }
 
+/** Rows per file of a batch of `rows`: about chunkSize each, the file count a multiple of the slices. */
+export function batchRowsPerFile(rows: number, chunkSize: number, slices: number): number {
+  return rowsPerFile(rows, fileCount(rows, chunkSize, slices));
+}
+
 /**
  * The watermark to store after a batch: the batch's last key, but for INSERT_AND_UPDATE
  * never past the oldest open transaction's start (then stored as `uk >= cap`, re-read next
