@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: builds its data in the local stack and prints, in one run:
- *   1. throughput of extract -> gzip -> S3 vs the physical limit (COPY TO STDOUT drained)
- *      and vs the classic shell pipeline (psql \copy | gzip -1), per gzip level;
+ *   1. throughput of extract -> compress -> S3 vs the physical limit (COPY TO STDOUT drained)
+ *      and vs the classic shell pipelines (psql \copy | gzip -1, | zstd -1), per format and level;
  *   2. peak RSS of a `redshift-loader sync` process for 200k and 2M rows;
  *   3. time to sync 1,000 changed rows from a 50k-row and from a 5M-row table;
  *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s.
@@ -20,6 +20,7 @@ import { loadEnv } from '../src/config/env.js';
 import { migrate } from '../src/db/migrate.js';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
 import { copyOut } from '../src/sync/copy-out.js';
+import { compressionFromEnv, type Compression } from '../src/sync/compress.js';
 import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extract.js';
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { keyRangeFiles } from '../src/sync/engine.js';
@@ -156,13 +157,15 @@ async function main() {
       say(`| limit: the faster of the two drains below (${fmt(rawMiB)} MiB) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
       say(`| COPY TO STDOUT drained to nothing, our reader | ${fmt(oursS, 2)} | ${fmt(rawMiB / oursS)} | ${fmt(limitS / oursS, 2)} | |`);
       say(`| COPY TO STDOUT drained to nothing, pg-copy-streams | ${fmt(pgcsS, 2)} | ${fmt(rawMiB / pgcsS)} | ${fmt(limitS / pgcsS, 2)} | |`);
-      if (hasCommand('psql') && hasCommand('gzip')) {
-        const shellS = await median(async () => {
-          execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | gzip -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
-        });
-        say(`| shell: psql \\copy ... \\| gzip -1 > /dev/null | ${fmt(shellS, 2)} | ${fmt(rawMiB / shellS)} | ${fmt(rawMiB / shellS / limitRate, 2)} | |`);
-      } else {
-        say(`| shell: psql \\copy \\| gzip -1 | skipped: psql or gzip not installed | | | |`);
+      for (const compressor of ['gzip', 'zstd']) {
+        if (hasCommand('psql') && hasCommand(compressor)) {
+          const shellS = await median(async () => {
+            execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | ${compressor} -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
+          });
+          say(`| shell: psql \\copy ... \\| ${compressor} -1 > /dev/null | ${fmt(shellS, 2)} | ${fmt(rawMiB / shellS)} | ${fmt(rawMiB / shellS / limitRate, 2)} | |`);
+        } else {
+          say(`| shell: psql \\copy \\| ${compressor} -1 | skipped: psql or ${compressor} not installed | | | |`);
+        }
       }
       // The engine's own path for a keyed batch: split keys, then one COPY per file.
       const plan = planTable(
@@ -172,9 +175,9 @@ async function main() {
         'bench',
       );
       const from = { updatedKey: null, primaryKey: null };
-      const ours = async (level: number, target: 'discard' | 's3', sessions: number, label: string, windowBits = env.GZIP_WINDOW_BITS) => {
+      const ours = async (compression: Compression, target: 'discard' | 's3', sessions: number) => {
         let r: Awaited<ReturnType<typeof extractFilesToS3>> | undefined;
-        const prefix = `bench/${level}-${target}-${Date.now()}`;
+        const prefix = `bench/${compression.format}-${target}-${Date.now()}`;
         const snapshots = new SnapshotSessions(stack.env.SOURCE_URL, sessions - 1);
         const sec = await median(async () => {
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -188,7 +191,7 @@ async function main() {
             more = await snapshots.join(src, ends.length - 1);
             if (more.length !== sessions - 1) throw new Error(`snapshot sessions: ${snapshots.disabledReason}`);
             r = await extractFilesToS3({
-              client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: level, gzipWindowBits: windowBits,
+              client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, compression,
               sink: target === 'discard' ? discardSink : undefined,
               files: keyRangeFiles(plan, from, ends),
               moreClients: more,
@@ -200,8 +203,12 @@ async function main() {
           if (target === 's3') await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
         });
         await snapshots.close();
-        const gz = r!.files.reduce((a, f) => a + f.bytes, 0) / MiB;
-        say(`| ${label} (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | ${fmt(gz)} |`);
+        const packed = r!.files.reduce((a, f) => a + f.bytes, 0) / MiB;
+        const how = compression.format === 'zstd' ? `zstd ${compression.level}` : `gzip ${compression.level}, window ${compression.windowBits} bits`;
+        const where = target === 'discard' ? 'compressed bytes discarded' : 'multipart upload to the S3 server (s3rver, same 2 cores)';
+        const isDefault = JSON.stringify(compression) === JSON.stringify(compressionFromEnv(env)) && sessions === env.EXTRACT_SESSIONS;
+        const label = `ours, ${sessions} session(s), ${how}, ${where} (${r!.files.length} files)${isDefault ? ', **the defaults**' : ''}`;
+        say(`| ${label} | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | ${fmt(packed)} |`);
       };
       // Before: the same batch as one COPY split into files by scanning the CSV in JavaScript
       // (still the path for tables without a key).
@@ -210,23 +217,22 @@ async function main() {
         const sec = await median(async () => {
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           try {
-            r = await extractToS3({ client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: 'bench/scan', gzipLevel: 1, sink: discardSink, copySql, rowsPerFile: 25_000 });
+            r = await extractToS3({ client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: 'bench/scan', compression: compressionFromEnv(env), sink: discardSink, copySql, rowsPerFile: 25_000 });
           } finally {
             await src.query('COMMIT');
           }
         });
-        say(`| before: one COPY cut by a JS record scan, gzip 1, discarded (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | |`);
+        say(`| one COPY cut by a JS record scan (tables without a key), ${env.COMPRESSION}, discarded (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | |`);
       }
-      // After: the same files, on 1 or 2 source sessions sharing one snapshot (EXTRACT_SESSIONS).
+      // The same files, on 1 or 2 source sessions sharing one snapshot (EXTRACT_SESSIONS), per
+      // format and level (COMPRESSION, ZSTD_LEVEL, GZIP_LEVEL; gzip with GZIP_WINDOW_BITS).
+      const gzip = (level: number): Compression => ({ format: 'gzip', level, windowBits: env.GZIP_WINDOW_BITS });
+      const zstd = (level: number): Compression => ({ format: 'zstd', level });
       for (const sessions of [1, 2]) {
-        for (const level of [0, 1, 3, 6]) await ours(level, 'discard', sessions, `ours, ${sessions} session(s), gzip ${level}, window ${env.GZIP_WINDOW_BITS} bits, compressed bytes discarded`);
+        for (const c of [gzip(1), zstd(-3), zstd(1), zstd(3)]) await ours(c, 'discard', sessions);
       }
-      // The zlib window (GZIP_WINDOW_BITS): smaller windows compress faster at a slightly worse ratio.
-      for (const wb of [15, 13, 12, 11]) await ours(1, 'discard', 2, `ours, 2 sessions, gzip 1, window ${wb} bits, compressed bytes discarded`, wb);
-      for (const sessions of [1, 2]) {
-        for (const level of [0, 1]) await ours(level, 's3', sessions, `ours, ${sessions} session(s), gzip ${level}, window ${env.GZIP_WINDOW_BITS} bits, multipart upload to the S3 server (s3rver, same 2 cores)`);
-      }
-      for (const wb of [15, 13]) await ours(1, 's3', 2, `ours, 2 sessions, gzip 1, window ${wb} bits, multipart upload to the S3 server`, wb);
+      for (const sessions of [1, 2]) await ours(zstd(1), 's3', sessions);
+      await ours(gzip(1), 's3', 2);
     }
 
     if (ONLY.has(2)) {

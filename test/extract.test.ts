@@ -1,12 +1,16 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { gunzipSync } from 'node:zlib';
+import { Decoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
+import type { Compression } from '../src/sync/compress.js';
 import { extractFilesToS3, extractToS3 } from '../src/sync/extract.js';
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
 import { loadEnv } from '../src/config/env.js';
 import { freshDatabase, stackEnv } from './helpers/stack.js';
+
+const decompress = async (bytes: Buffer, c: Compression) => (c.format === 'gzip' ? gunzipSync(bytes) : await new Decoder().decode(bytes)).toString();
 
 describe('extractToS3 (real Postgres, S3 protocol)', () => {
   let db: pg.Client;
@@ -20,12 +24,16 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
   });
   afterAll(() => db.end());
 
-  it('splits at record boundaries into gzip files whose concatenation is the COPY output', async () => {
+  it.each<Compression>([
+    { format: 'zstd', level: 1 },
+    { format: 'gzip', level: 1 },
+  ])('splits at record boundaries into $format files whose concatenation is the COPY output', async (compression) => {
     const env = loadEnv({ ...s() });
     const s3 = createS3Client(env);
-    const prefix = `extract-test/${Date.now()}`;
+    const prefix = `extract-test/${Date.now()}-${compression.format}`;
     const copySql = copyToStdoutSql('SELECT id, note FROM t ORDER BY id');
-    const r = await extractToS3({ client: db, copySql, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, rowsPerFile: 125, gzipLevel: 1 });
+    const r = await extractToS3({ client: db, copySql, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, rowsPerFile: 125, compression });
+    expect(r.files[0]!.key).toBe(`${prefix}/part-00001.csv${compression.format === 'zstd' ? '.zst' : '.gz'}`);
     expect(r.rows).toBe(1000);
     expect(r.files.map((f) => f.rows)).toEqual(Array(8).fill(125));
     const texts: string[] = [];
@@ -33,7 +41,8 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
       const o = await s3.send(new GetObjectCommand({ Bucket: env.S3_BUCKET!, Key: f.key }));
       const bytes = Buffer.from(await o.Body!.transformToByteArray());
       expect(bytes.length).toBe(f.bytes);
-      texts.push(gunzipSync(bytes).toString());
+      expect(o.ContentEncoding).toBe(compression.format);
+      texts.push(await decompress(bytes, compression));
     }
     // Each file starts at a record: the first field of its first line is the next id, quoted.
     expect(texts.map((t) => t.slice(0, t.indexOf(',')))).toEqual(['"1"', '"126"', '"251"', '"376"', '"501"', '"626"', '"751"', '"876"']);
@@ -62,7 +71,7 @@ describe('extractToS3 (real Postgres, S3 protocol)', () => {
     const ranges: Array<[number, number]> = [[0, 300], [300, 700], [700, 1000]];
     // The smallest zlib window: any gzip reader (here Node's, with its default 32 KiB window) takes it.
     const r = await extractFilesToS3({
-      client: db, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, gzipLevel: 1, gzipWindowBits: 9,
+      client: db, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, compression: { format: 'gzip', level: 1, windowBits: 9 },
       files: ranges.map(([lo, hi]) => ({
         copySql: copyToStdoutSql(`SELECT id, note FROM t WHERE id > current_setting('t.lo')::int AND id <= current_setting('t.hi')::int ORDER BY id`),
         prepare: async () => {

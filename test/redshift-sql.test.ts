@@ -9,10 +9,10 @@ const target = { schema: 'analytics', name: 'Orders' };
 
 describe('Redshift statements', () => {
   it('COPY from a manifest with an IAM role, every option explicit', () => {
-    expect(sql.copyFromManifest({ table: { name: 'rl_stage_1', temp: true }, columns: ['id', 'note'], manifestUrl: 's3://b/p/manifest.json', auth: { iamRole: 'arn:aws:iam::1:role/r' } })).toMatchSnapshot();
+    expect(sql.copyFromManifest({ table: { name: 'rl_stage_1', temp: true }, columns: ['id', 'note'], manifestUrl: 's3://b/p/manifest.json', auth: { iamRole: 'arn:aws:iam::1:role/r' }, compression: { format: 'zstd', level: 1 } })).toMatchSnapshot();
   });
   it('COPY with access keys (CREDENTIALS) and a region', () => {
-    expect(sql.copyFromManifest({ table: target, columns: ['id'], manifestUrl: "s3://b/it's/manifest.json", auth: { accessKeyId: 'AKIA', secretAccessKey: 's/e', sessionToken: 'tok' }, region: 'eu-west-1' })).toMatchSnapshot();
+    expect(sql.copyFromManifest({ table: target, columns: ['id'], manifestUrl: "s3://b/it's/manifest.json", auth: { accessKeyId: 'AKIA', secretAccessKey: 's/e', sessionToken: 'tok' }, compression: { format: 'gzip', level: 1 }, region: 'eu-west-1' })).toMatchSnapshot();
   });
   it('merge statements for single and composite keys', () => {
     expect(sql.deleteMatchingKeys(target, 'stg', ['id'])).toMatchSnapshot();
@@ -27,8 +27,9 @@ describe('Redshift statements', () => {
       { rowLimit: 10, chunkSize: 5, destinationSchema: 'analytics' },
       'j',
     );
-    expect(incrementalStatements(plan, 'rl_stage_x', 's3://b/m.json', { iamRole: 'arn:r' })).toMatchSnapshot();
+    expect(incrementalStatements(plan, 'rl_stage_x', 's3://b/m.json', { iamRole: 'arn:r' }, { format: 'zstd', level: 1 })).toMatchSnapshot();
     expect(prepareSwapStatements(plan)).toMatchSnapshot();
+    expect(sql.lastCopyCount()).toMatchSnapshot();
   });
   it('swap helpers', () => {
     expect(sql.renameTable(target, 'Orders_rl_old')).toBe('ALTER TABLE "analytics"."Orders" RENAME TO "Orders_rl_old"');

@@ -53,7 +53,7 @@ describe('SnapshotSessions: files of one batch on several sessions, one snapshot
       s3: null as never,
       bucket: 'unused',
       keyPrefix: 'p',
-      gzipLevel: 1,
+      compression: { format: 'gzip', level: 1 },
       sink: memorySink(files),
       files: bounds.slice(1).map((hi, i) => ({
         copySql: copyToStdoutSql(`SELECT id, note FROM t WHERE id > current_setting('t.lo')::int AND id <= current_setting('t.hi')::int ORDER BY id`),

@@ -12,10 +12,11 @@ async function rowsText(run: (sql: string) => Promise<pg.QueryResult>, table: st
 }
 
 describe(`sync engine against ${targetDescription}`, () => {
-  describe('round-trip fidelity', () => {
+  // Both staging formats, end to end: zstd (the default) and gzip.
+  describe.each(['zstd', 'gzip'])('round-trip fidelity, COMPRESSION=%s', (compression) => {
     let f: SyncFixture;
     beforeAll(async () => {
-      f = await syncFixture('fid');
+      f = await syncFixture(`fid${compression}`, { COMPRESSION: compression });
     });
     afterAll(() => f.close());
 
@@ -175,7 +176,7 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(err).toMatch(/^job "ins_job", table public\.bad: batch 1 load failed: /);
       expect(err).toMatch(/column "code"/);
       expect(err).toMatch(/value ".*ééé.*": /); // the raw field, as stl_load_errors gives it
-      expect(err).toMatch(/part-0000\d\.csv\.gz line \d+/);
+      expect(err).toMatch(/part-0000\d\.csv\.zst line \d+/);
       const t = await f.meta(`SELECT max_primary_key, last_error FROM tables WHERE id = $1`, [tid]);
       expect(t.rows[0]).toEqual({ max_primary_key: null, last_error: err });
       const run = await f.meta(`SELECT status, error FROM sync_runs WHERE table_id = $1`, [tid]);

@@ -1,14 +1,15 @@
 import type { CopyAuth } from '../redshift/sql.js';
 import { copyFromManifest } from '../redshift/sql.js';
 import { quoteIdents } from '../sql/quote.js';
+import type { Compression } from '../sync/compress.js';
 import { copyToStdoutSql } from '../sync/encoding.js';
 import { batchOf, type Batch } from './batch.js';
 import { relationSql, type Relation } from './names.js';
 
 /**
  * One-off copy of a Postgres table or query to Redshift through S3, with the sync engine's
- * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as the sentinel of sync/encoding.ts, streamed into gzip
- * files on S3 (extractToS3), manifests, and COPY ... MANIFEST GZIP CSV (copyFromManifest).
+ * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as the sentinel of sync/encoding.ts, streamed into zstd
+ * (or gzip) files on S3 (extractToS3), manifests, and COPY ... MANIFEST ZSTD CSV (copyFromManifest).
  * The optional statement runs first, in the same transaction as every COPY (so also the
  * final one): e.g. a DELETE of the rows being replaced commits together with the load.
  */
@@ -41,6 +42,7 @@ export interface CopyTableBatchOptions {
   columns: readonly string[];
   manifestUrls: readonly string[];
   auth: CopyAuth;
+  compression: Compression;
   statement?: string;
   region?: string;
 }
@@ -49,6 +51,6 @@ export interface CopyTableBatchOptions {
 export function copyTableBatch(o: CopyTableBatchOptions): Batch {
   return batchOf(
     o.statement?.trim() ? [o.statement.trim().replace(/;\s*$/, '')] : [],
-    o.manifestUrls.map((m) => copyFromManifest({ table: o.target, columns: o.columns, manifestUrl: m, auth: o.auth, region: o.region })),
+    o.manifestUrls.map((m) => copyFromManifest({ table: o.target, columns: o.columns, manifestUrl: m, auth: o.auth, compression: o.compression, region: o.region })),
   );
 }

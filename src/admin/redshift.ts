@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { CopyAuth } from '../redshift/sql.js';
 import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
 import { sourceColumns } from '../sync/catalog.js';
+import { compressionFromEnv, type Compression } from '../sync/compress.js';
 import { extractToS3 } from '../sync/extract.js';
 import { BatchError, batchOf, redactSql, type Batch, type ExecuteResult } from './batch.js';
 import { listTables, tableExists } from './catalog.js';
@@ -117,6 +118,10 @@ export class Redshift {
   private get s3(): S3Client {
     this.s3Client ??= this.opts.s3 ?? createS3Client(this.env);
     return this.s3Client;
+  }
+
+  private compression(): Compression {
+    return compressionFromEnv(this.env);
   }
 
   private auth(): CopyAuth {
@@ -352,7 +357,7 @@ export class Redshift {
       }
       const auth = this.auth();
       if (!o.execute) {
-        const batch = copyTableBatch({ target, columns, manifestUrls: [s3Url(bucket, manifestKey(prefix, 0))], auth, statement: o.statement });
+        const batch = copyTableBatch({ target, columns, manifestUrls: [s3Url(bucket, manifestKey(prefix, 0))], auth, compression: this.compression(), statement: o.statement });
         return { batch, executed: null, rows: 0, files: 0, manifests: 1 };
       }
       try {
@@ -363,8 +368,7 @@ export class Redshift {
           bucket,
           keyPrefix: prefix,
           rowsPerFile: o.rowsPerFile ?? this.env.IMPORT_CHUNK_SIZE,
-          gzipLevel: this.env.GZIP_LEVEL,
-          gzipWindowBits: this.env.GZIP_WINDOW_BITS,
+          compression: this.compression(),
         });
         const groups = chunkKeys(extracted.files, o.maxManifestKeys);
         const manifestUrls: string[] = [];
@@ -372,7 +376,7 @@ export class Redshift {
           await putText(this.s3, bucket, manifestKey(prefix, i), JSON.stringify(manifestFor(bucket, g)));
           manifestUrls.push(s3Url(bucket, manifestKey(prefix, i)));
         }
-        const batch = copyTableBatch({ target, columns, manifestUrls, auth, statement: o.statement });
+        const batch = copyTableBatch({ target, columns, manifestUrls, auth, compression: this.compression(), statement: o.statement });
         const executed = await this.execute(batch);
         return { batch, executed, rows: extracted.rows, files: extracted.files.length, manifests: groups.length };
       } finally {

@@ -39,6 +39,9 @@ export const envSchema = z.object({
   REDSHIFT_SLICES: positiveInt(2),
   /** Source sessions per table sync that extract files of one batch concurrently (one snapshot). */
   EXTRACT_SESSIONS: z.coerce.number().int().min(1).max(16).default(2),
+  /** How the staging files are compressed (src/sync/compress.ts; BENCHMARKS.md measures both). */
+  COMPRESSION: z.enum(['zstd', 'gzip']).default('zstd'),
+  ZSTD_LEVEL: z.coerce.number().int().min(-7).max(19).default(1),
   GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
   /** zlib window of the staging files: any gzip reader takes any window; smaller is faster. */
   GZIP_WINDOW_BITS: z.coerce.number().int().min(9).max(15).default(14),

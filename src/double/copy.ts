@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { Decoder } from '@toondepauw/node-zstd';
 import type { CommandContext, CommandResult } from './context.js';
 import type { CopyCommand } from './copy-parse.js';
 import { parseRecords, truncateUtf8, type RawRecord } from './csv.js';
@@ -168,11 +169,12 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
           throw new RsError(`Manifest file entry is mandatory but the file was not found: ${f.url} (error 1212: Load file was not found)`, 'XX000');
         continue;
       }
-      if (cmd.gzip) {
+      if (cmd.compression !== 'none') {
         try {
-          body = gunzipSync(body);
+          // Every frame (zstd) or member (gzip) of the file, as Redshift reads them.
+          body = cmd.compression === 'gzip' ? gunzipSync(body) : await new Decoder().decode(body);
         } catch (e) {
-          errors.push(errorRow(f.url, 0, null, '', '', 1216, `gzip: ${(e as Error).message}`));
+          errors.push(errorRow(f.url, 0, null, '', '', 1216, `${cmd.compression}: ${(e as Error).message}`));
           failed = true;
           throw loadFailed(cmd.tableName);
         }

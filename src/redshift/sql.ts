@@ -1,5 +1,6 @@
 import { qualify, quoteIdent, quoteIdents, quoteLiteral } from '../sql/quote.js';
 import { REDSHIFT_CSV_OPTIONS } from '../sync/encoding.js';
+import { copyCompressionOption, type Compression } from '../sync/compress.js';
 
 /**
  * Every statement the sync engine sends to Redshift is built here (and snapshot-tested in
@@ -19,6 +20,8 @@ export interface CopyOptions {
   columns: readonly string[];
   manifestUrl: string;
   auth: CopyAuth;
+  /** How the files were compressed (ZSTD or GZIP in the COPY). */
+  compression: Compression;
   region?: string;
 }
 
@@ -30,7 +33,7 @@ function authClause(auth: CopyAuth): string {
 }
 
 /**
- * The load: one COPY over a manifest of gzip CSV files in the dialect of
+ * The load: one COPY over a manifest of zstd or gzip CSV files in the dialect of
  * src/sync/encoding.ts, so NULL and '' both survive (see README, Encoding).
  */
 export function copyFromManifest(o: CopyOptions): string {
@@ -39,11 +42,16 @@ export function copyFromManifest(o: CopyOptions): string {
     `COPY ${target} (${quoteIdents(o.columns)})`,
     `FROM ${quoteLiteral(o.manifestUrl)}`,
     authClause(o.auth),
-    `MANIFEST GZIP ${REDSHIFT_CSV_OPTIONS}`,
+    `MANIFEST ${copyCompressionOption(o.compression)} ${REDSHIFT_CSV_OPTIONS}`,
     `TIMEFORMAT 'auto' DATEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF`,
   ];
   if (o.region) lines.push(`REGION ${quoteLiteral(o.region)}`);
   return lines.join('\n');
+}
+
+/** Rows loaded by this session's last COPY (checked against the rows extracted). */
+export function lastCopyCount(): string {
+  return 'SELECT pg_last_copy_count() AS n';
 }
 
 export function createStagingTable(staging: string, target: TableRef): string {

@@ -5,6 +5,7 @@ import { connect, connectRedshift } from '../db/connect.js';
 import { redactText } from '../log.js';
 import { selectColumns } from '../setup/ddl.js';
 import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
+import { compressionFromEnv } from './compress.js';
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
@@ -26,6 +27,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
     const job = await meta.getJobByName(db, jobName);
     const { bucket, prefix } = jobS3(job, env);
     const auth = copyAuth(job, env);
+    const compression = compressionFromEnv(env);
     const tables = (await meta.listTables(db, job.id)).filter((t) => !t.disabled && (!tableGlob || matchesGlob(tableGlob, t.sourceSchema, t.sourceName)));
     const src = await connect(resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`));
     let rs: pg.Client | null = null;
@@ -96,9 +98,9 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           out.push('COMMIT;', '-- on Redshift:');
           const manifest = `s3://${bucket}/${prefix}/${name}/run-<id>/batch-00001/manifest.json`;
           if (plan.mode === 'FULL_DATA_SYNC') {
-            out.push(...load.prepareSwapStatements(plan).map((s) => `${s};`), `${load.fullSyncBatchStatement(plan, manifest, auth)};`, '-- after the last batch, one transaction renames the swap table in, carrying owner and grants');
+            out.push(...load.prepareSwapStatements(plan).map((s) => `${s};`), `${load.fullSyncBatchStatement(plan, manifest, auth, compression)};`, '-- after the last batch, one transaction renames the swap table in, carrying owner and grants');
           } else {
-            out.push(...load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth).map((s) => `${s};`));
+            out.push(...load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth, compression).map((s) => `${s};`));
             if (t.deleteDetection) out.push('-- after the last batch: delete detection compares key sets in ranges and deletes target rows whose key is gone');
           }
         } catch (err) {

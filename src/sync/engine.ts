@@ -10,6 +10,7 @@ import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3
 import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
+import { compressionFromEnv } from './compress.js';
 import { extractFilesToS3, extractToS3, type FileExtract } from './extract.js';
 import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
@@ -284,6 +285,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
   const t0 = Date.now();
   const q = planBatch(plan, a.from);
   const batchPrefix = `${a.runPrefix}/batch-${String(a.batch).padStart(5, '0')}`;
+  const compression = compressionFromEnv(a.deps.env);
   const src = conns.source;
   let n: number;
   let last: Watermark = a.from;
@@ -333,8 +335,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       s3: a.s3,
       bucket: a.bucket,
       keyPrefix: batchPrefix,
-      gzipLevel: a.deps.env.GZIP_LEVEL,
-      gzipWindowBits: a.deps.env.GZIP_WINDOW_BITS,
+      compression,
       onProgress: (p: { rows: number; rawBytes: number }) =>
         log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };
@@ -375,12 +376,16 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
   const tExtract = Date.now();
   if (a.deps.signal?.aborted) throw new SyncAbortedError();
   try {
+    // Redshift must have loaded every row of the files, or the batch is not applied.
+    const loadedAll = () => load.checkLoadedRows(conns.redshift, extracted.rows, `${a.where}: batch ${a.batch}`);
     if (plan.mode === 'FULL_DATA_SYNC') {
-      await conns.redshift.query(load.fullSyncBatchStatement(plan, manifestUrl, a.auth));
+      await conns.redshift.query(load.fullSyncBatchStatement(plan, manifestUrl, a.auth, compression));
+      await loadedAll();
     } else {
       const staging = `rl_stage_${randomBytes(4).toString('hex')}`;
-      const statements = load.incrementalStatements(plan, staging, manifestUrl, a.auth);
-      await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, () => {
+      const statements = load.incrementalStatements(plan, staging, manifestUrl, a.auth, compression);
+      await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
+        await loadedAll();
         a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
         if (a.deps.signal?.aborted) throw new SyncAbortedError();
       });
@@ -398,7 +403,8 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       rows: n,
       files: extracted.files.length,
       mib: mib(extracted.rawBytes),
-      gzipMib: mib(extracted.files.reduce((s, f) => s + f.bytes, 0)),
+      compressedMib: mib(extracted.files.reduce((s, f) => s + f.bytes, 0)),
+      compression: compression.format,
       extractSeconds: (tExtract - t0) / 1000,
       loadSeconds: (Date.now() - tExtract) / 1000,
       mibPerSec: seconds > 0 ? mib(extracted.rawBytes / seconds) : null,

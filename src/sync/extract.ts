@@ -1,13 +1,14 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
-import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type pg from 'pg';
+import { contentEncoding, createCompressWriter, fileSuffix, type Compression, type CompressWriter } from './compress.js';
 import { copyOut } from './copy-out.js';
 import { CsvRecordCounter } from './csv-records.js';
 
 /**
- * Streams `COPY (...) TO STDOUT` output into gzip files on S3. Back-pressure flows from
+ * Streams `COPY (...) TO STDOUT` output into compressed files on S3 (zstd or gzip, see
+ * compress.ts). Back-pressure flows from
  * the upload to the database socket, so memory stays bounded whatever the batch size.
  *
  * Two ways to cut files:
@@ -43,11 +44,9 @@ interface CommonOptions {
   bucket: string;
   /** Folder for this batch's files, no trailing slash. */
   keyPrefix: string;
-  gzipLevel: number;
-  /** zlib window (9-15; default 15). Smaller windows compress faster (BENCHMARKS.md). */
-  gzipWindowBits?: number;
+  compression: Compression;
   onProgress?: (p: { rows: number; rawBytes: number }) => void;
-  /** Where a file's gzip bytes go; default: a multipart upload to s3://bucket/key. */
+  /** Where a file's compressed bytes go; default: a multipart upload to s3://bucket/key. */
   sink?: SinkFactory;
 }
 
@@ -66,16 +65,16 @@ export interface ExtractFilesOptions extends CommonOptions {
   files: FileExtract[];
   /**
    * More sessions in the same snapshot as `client` (see `SnapshotSessions.join`): files are
-   * extracted concurrently, one per session, so several gzip streams compress at once.
+   * extracted concurrently, one per session, so several files compress at once.
    */
   moreClients?: pg.ClientBase[];
 }
 
-export function s3Sink(s3: S3Client, bucket: string): SinkFactory {
+export function s3Sink(s3: S3Client, bucket: string, compression: Compression): SinkFactory {
   return (key, body) => {
     const upload = new Upload({
       client: s3,
-      params: { Bucket: bucket, Key: key, Body: body, ContentType: 'text/csv', ContentEncoding: 'gzip' },
+      params: { Bucket: bucket, Key: key, Body: body, ContentType: 'text/csv', ContentEncoding: contentEncoding(compression) },
       queueSize: 2,
       partSize: 8 * 1024 * 1024,
       leavePartsOnError: false,
@@ -84,27 +83,27 @@ export function s3Sink(s3: S3Client, bucket: string): SinkFactory {
   };
 }
 
-export const partKey = (prefix: string, index: number) => `${prefix}/part-${String(index).padStart(5, '0')}.csv.gz`;
+export const partKey = (prefix: string, index: number, compression: Compression) => `${prefix}/part-${String(index).padStart(5, '0')}.csv${fileSuffix(compression)}`;
 
 /** Files finished by a session but still compressing or uploading, at most (per session). */
 const MAX_PENDING_FILES = 3;
 
-/** One gzip file on its way to S3. */
+/** One compressed file on its way to S3. */
 class OutFile {
   rows = 0;
   bytes = 0;
-  private readonly gzip: Gzip;
+  private readonly writer: CompressWriter;
   private readonly sink: FileSink;
   readonly done: Promise<unknown>;
+  /** Rejects when the upload ends (or fails); a write that has to wait races it. */
+  private readonly uploadEnded: Promise<never>;
 
   constructor(
     readonly key: string,
-    gzip: { level: number; windowBits: number },
+    compression: Compression,
     sink: SinkFactory,
   ) {
-    // A deep write buffer lets the database, this thread and zlib's thread pool work at
-    // once instead of taking turns (measured in BENCHMARKS.md).
-    this.gzip = createGzip({ level: gzip.level, windowBits: gzip.windowBits, chunkSize: 128 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
+    this.writer = createCompressWriter(compression);
     const tap = new Transform({
       transform: (chunk: Buffer, _enc, cb) => {
         this.bytes += chunk.length;
@@ -112,30 +111,30 @@ class OutFile {
       },
     });
     const body = new PassThrough();
-    this.gzip.pipe(tap).pipe(body);
+    this.writer.output.pipe(tap).pipe(body);
     this.sink = sink(key, body);
     this.done = this.sink.done;
     // Surface upload failures early instead of waiting for the end of the stream.
     this.done.catch(() => undefined);
+    this.uploadEnded = this.done.then(() => {
+      throw new Error(`upload of ${this.key} ended before its data was written`);
+    });
+    this.uploadEnded.catch(() => undefined);
   }
 
   async write(buf: Uint8Array): Promise<void> {
-    if (this.gzip.write(buf)) return;
-    await Promise.race([
-      new Promise<void>((resolve) => this.gzip.once('drain', resolve)),
-      this.done.then(() => {
-        throw new Error(`upload of ${this.key} ended before its data was written`);
-      }),
-    ]);
+    const wait = this.writer.write(buf);
+    if (wait) await Promise.race([wait, this.uploadEnded]);
   }
 
-  /** Ends the gzip stream; the upload finishes on its own (await `done`). */
+  /** Ends the compressed stream; the upload finishes on its own (await `done`). */
   end(): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.gzip.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    // The upload can only end first if it failed: then its error is the answer.
+    return Promise.race([this.writer.end(), this.uploadEnded]);
   }
 
   async abort(): Promise<void> {
-    this.gzip.destroy();
+    this.writer.destroy();
     await this.sink.abort().catch(() => undefined);
   }
 
@@ -164,8 +163,8 @@ class Extraction {
     while (this.unfinished.size >= MAX_PENDING_FILES * this.sessions) {
       await Promise.race([...this.unfinished].map((f) => f.done.catch(() => undefined)));
     }
-    const gzip = { level: this.o.gzipLevel, windowBits: this.o.gzipWindowBits ?? 15 };
-    const f = new OutFile(partKey(this.o.keyPrefix, index + 1), gzip, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket));
+    const c = this.o.compression;
+    const f = new OutFile(partKey(this.o.keyPrefix, index + 1, c), c, this.o.sink ?? s3Sink(this.o.s3, this.o.bucket, c));
     this.files[index] = f;
     this.unfinished.add(f);
     void f.done.then(

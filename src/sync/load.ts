@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Logger } from '../log.js';
 import * as sql from '../redshift/sql.js';
 import type { TableRef, CopyAuth } from '../redshift/sql.js';
+import type { Compression } from './compress.js';
 import type { TablePlan } from './plan.js';
 
 /** The Redshift side of a batch: COPY into staging and merge, or fill and swap. */
@@ -10,12 +11,12 @@ export class LoadError extends Error {
 }
 
 /** Statements of one incremental batch, in order (also what --dry-run prints). */
-export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth): string[] {
+export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth, compression: Compression): string[] {
   const cols = plan.columns.map((c) => c.name);
   return [
     'BEGIN',
     sql.createStagingTable(staging, plan.target),
-    sql.copyFromManifest({ table: { name: staging, temp: true }, columns: cols, manifestUrl, auth }),
+    sql.copyFromManifest({ table: { name: staging, temp: true }, columns: cols, manifestUrl, auth, compression }),
     sql.lockTable(plan.target),
     sql.deleteMatchingKeys(plan.target, staging, plan.primaryKey),
     sql.insertDeduped(plan.target, staging, cols, plan.primaryKey, plan.updatedKey),
@@ -34,8 +35,22 @@ function suffixName(name: string, suffix: string): string {
   return base + suffix;
 }
 
-export function fullSyncBatchStatement(plan: TablePlan, manifestUrl: string, auth: CopyAuth): string {
-  return sql.copyFromManifest({ table: swapRef(plan.target), columns: plan.columns.map((c) => c.name), manifestUrl, auth });
+export function fullSyncBatchStatement(plan: TablePlan, manifestUrl: string, auth: CopyAuth, compression: Compression): string {
+  return sql.copyFromManifest({ table: swapRef(plan.target), columns: plan.columns.map((c) => c.name), manifestUrl, auth, compression });
+}
+
+/**
+ * After a COPY: did Redshift load exactly the rows the files hold? Anything else (a file
+ * read only in part, a row split in two) fails the batch, which then keeps its watermark.
+ */
+export async function checkLoadedRows(rs: pg.ClientBase, expected: number, where: string): Promise<void> {
+  const r = await rs.query<{ n: string | number }>(sql.lastCopyCount());
+  const loaded = Number(r.rows[0]?.n ?? -1);
+  if (loaded !== expected) {
+    throw new LoadError(
+      `${where}: Redshift loaded ${loaded} rows but the batch's files hold ${expected}; the batch is not applied (if the cluster misreads the files, try COMPRESSION=gzip)`,
+    );
+  }
 }
 
 /** Is this Redshift's serializable isolation violation (error 1023)? */
@@ -83,12 +98,12 @@ export interface RetryOptions {
  * Runs a transaction (statements from BEGIN to COMMIT). On failure it rolls back; a
  * serializable isolation error is retried with backoff, any other error is thrown.
  */
-export async function runTransaction(rs: pg.ClientBase, statements: string[], retry: RetryOptions, beforeCommit?: () => void): Promise<void> {
+export async function runTransaction(rs: pg.ClientBase, statements: string[], retry: RetryOptions, beforeCommit?: () => void | Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
       const body = statements.slice(0, -1);
       await runAll(rs, body);
-      beforeCommit?.();
+      await beforeCommit?.();
       await rs.query(statements[statements.length - 1]!);
       return;
     } catch (err) {

@@ -174,7 +174,7 @@ describe('S3 statements', () => {
     expect(chunkKeys([1, 2, 3], undefined)).toEqual([[1, 2, 3]]);
     expect(chunkKeys([], 3)).toEqual([]);
     expect(
-      formatBatch(copyTableBatch({ target: { schema: 'dw', name: 'orders' }, columns: ['id', 'total'], manifestUrls: ['s3://b/p/manifest-00001.json', 's3://b/p/manifest-00002.json'], auth: role, statement: "DELETE FROM dw.orders WHERE day = '2024-01-01';" })),
+      formatBatch(copyTableBatch({ target: { schema: 'dw', name: 'orders' }, columns: ['id', 'total'], manifestUrls: ['s3://b/p/manifest-00001.json', 's3://b/p/manifest-00002.json'], auth: role, compression: { format: 'zstd', level: 1 }, statement: "DELETE FROM dw.orders WHERE day = '2024-01-01';" })),
     ).toMatchSnapshot();
   });
 });

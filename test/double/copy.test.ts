@@ -1,3 +1,4 @@
+import { Encoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadErrorRow as LoadError } from '../../src/sync/load.js';
@@ -43,6 +44,29 @@ describe('Redshift double: COPY from S3', () => {
       { id: 2, name: 'Bob', note: '', born: null, seen: null, score: null, ok: false },
       { id: 3, name: 'Cé', note: 'x', born: '2005-03-04', seen: '2020-01-02 03:04:05', score: '-1.00', ok: true },
     ]);
+  });
+
+  it('ZSTD: a file of several zstd frames loads every row; GZIP with ZSTD is refused; a file that is not zstd fails with 1216', async () => {
+    await c.query('CREATE TABLE zs (id int, note varchar(20))');
+    const p = prefix('zstd');
+    // Two frames in one file, split inside a record, as the loader writes files over 8 MiB.
+    const text = Array.from({ length: 1000 }, (_, i) => `${i + 1},"n${i % 7}"\n`).join('');
+    const enc = new Encoder(1);
+    const cut = text.length / 2 + 3;
+    const body = Buffer.concat([await enc.encode(Buffer.from(text.slice(0, cut))), await enc.encode(Buffer.from(text.slice(cut)))]);
+    await put(`${p}part-00001.csv.zst`, body);
+    const m = await manifest(p, [{ key: `${p}part-00001.csv.zst` }]);
+    await c.query(`COPY zs (id, note) FROM '${m}' ${auth()} ${LOADER_OPTS.replace('GZIP', 'ZSTD')}`);
+    expect(await rows(c, 'SELECT pg_last_copy_count()')).toEqual([{ pg_last_copy_count: '1000' }]);
+    expect(await rows(c, `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, max(id) AS top FROM zs`)).toEqual([{ n: 1000, ids: 1000, top: 1000 }]);
+    expect((await errorOf(c, `COPY zs FROM '${m}' ${auth()} MANIFEST GZIP ZSTD CSV`)).message).toBe('conflicting or redundant options: COMPRESSION');
+    const plain = await put(`${p}plain.csv`, '1,"x"\n');
+    const e = await errorOf(c, `COPY zs FROM '${plain}' ${auth()} ZSTD CSV`);
+    expect(e.message).toBe("Load into table 'zs' failed.  Check 'stl_load_errors' system table for details.");
+    const errs = await rows<LoadError>(c, LOAD_ERRORS);
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ filename: plain, err_code: 1216 });
+    expect(errs[0]!.err_reason).toMatch(/^zstd: /);
   });
 
   it('NULL vs empty string through CSV: unquoted empty, quoted empty, \\N and quoted "\\N"', async () => {

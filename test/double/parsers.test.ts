@@ -102,7 +102,7 @@ describe('parseCopy', () => {
       from: 's3://bkt/m.json',
       auth: { type: 'iam_role', role: 'arn:aws:iam::123456789012:role/r' },
       manifest: true,
-      gzip: true,
+      compression: 'gzip',
       format: 'csv',
       delimiter: ',',
       nullAs: '\\N',
