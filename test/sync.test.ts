@@ -332,11 +332,12 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(out).toContain(`ALTER TABLE "${f.target.schema}"."items" ADD COLUMN "added" VARCHAR(65535) DEFAULT 'a';`);
       expect(out).not.toContain('"secret"');
       expect(out).not.toContain('resynced');
-      // The keyed extract: watermark, split keys, then one COPY per key range.
+      // The keyed extract: watermark, the key cursor and its steps, then one COPY per key range.
       expect(out).toContain(`SELECT set_config('redshift_loader.wm', '["10"]', true);`);
-      expect(out).toContain('WINDOW w AS (ORDER BY "id")');
-      expect(out).toContain(`WHERE rn % '5' = 0 OR is_last ORDER BY rn;`);
-      expect(out).toContain('every 5th key for a full batch');
+      expect(out).toContain(`DECLARE rl_batch_keys NO SCROLL CURSOR FOR\nSELECT "id" AS k0 FROM "public"."items"\nWHERE ("id") > `);
+      expect(out).toContain('MOVE FORWARD 4 IN rl_batch_keys; FETCH FORWARD 1 FROM rl_batch_keys; -- repeated');
+      expect(out).toContain('every 5th key, 4 files for a full batch');
+      expect(out).toContain(`WHERE rn % '<rows per file>' = 0 OR is_last ORDER BY rn;`);
       expect(out).toContain('on 2 sessions sharing this snapshot');
       expect(out).toMatch(/set_config\('redshift_loader\.lo', '\["10"\]', true\), set_config\('redshift_loader\.hi', '\["<last id of the file>"\]', true\);/);
       expect(out).toMatch(/COPY \(SELECT "id", "name", "added"\nFROM "public"\."items"\nWHERE \("id"\) > /);

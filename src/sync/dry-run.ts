@@ -9,7 +9,21 @@ import { compressionFromEnv } from './compress.js';
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
-import { OPEN_TRANSACTIONS_SQL, SET_FILE_BOUNDS_SQL, SET_WATERMARK_SQL, batchKeysSql, batchRowsPerFile, planBatch, planFile, planTable, watermarkFromRow } from './plan.js';
+import {
+  CLOSE_BATCH_KEYS_SQL,
+  OPEN_TRANSACTIONS_SQL,
+  SET_FILE_BOUNDS_SQL,
+  SET_WATERMARK_SQL,
+  batchKeysSql,
+  batchKeysStepSql,
+  batchRowsPerFile,
+  declareBatchKeysSql,
+  fullBatchFileEnds,
+  planBatch,
+  planFile,
+  planTable,
+  watermarkFromRow,
+} from './plan.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -49,6 +63,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           const plan = planTable(t, columns, { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
           const keyed = plan.keysetColumns.length > 0;
           const perFile = batchRowsPerFile(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES);
+          const ends = fullBatchFileEnds(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES);
           out.push(
             `-- mode ${plan.mode}, target ${plan.target.schema}.${plan.target.name}, key (${plan.keysetColumns.join(', ') || 'none'}), watermark ${JSON.stringify(watermarkFromRow(t, plan, job.name))}`,
             `-- row limit ${plan.rowLimit}, about ${plan.chunkSize} rows per file, files under s3://${bucket}/${prefix}/${name}/`,
@@ -83,10 +98,14 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           if (keyed) {
             const file = planFile(plan, wm, plan.keysetColumns.map((c) => `<last ${c} of the file>`));
             out.push(
-              `-- the batch's size, last key and file boundaries (every ${perFile}th key for a full batch; a shorter batch is scanned again with its own file size):`,
-              withParams(batchKeysSql(plan, wm), [String(perFile)]),
+              `-- the batch's size, last key and file boundaries: a cursor over its keys, one step per file (every ${perFile}th key, ${ends.length} files for a full batch); each file is handed to the extract as soon as the next step shows the batch goes on`,
+              `${declareBatchKeysSql(plan, wm)};`,
+              `${batchKeysStepSql(ends[0]!)}; -- repeated, until the row-limit-th key or the end`,
+              `${CLOSE_BATCH_KEYS_SQL};`,
+              `-- a batch shorter than the row limit: its rows not yet handed out are cut again with their own file size, e.g. for a batch that ends within the first step (the rows after the last file handed out, in general):`,
+              withParams(batchKeysSql(plan, wm), ['<rows per file>']),
               env.EXTRACT_SESSIONS > 1
-                ? `-- files are extracted on ${env.EXTRACT_SESSIONS} sessions sharing this snapshot: SELECT pg_export_snapshot(); then on each other session: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '<id>';`
+                ? `-- files are extracted on ${env.EXTRACT_SESSIONS} sessions sharing this snapshot (the scanning session joins when the scan is done): SELECT pg_export_snapshot(); then on each other session: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '<id>';`
                 : '',
               '-- per file, on its session: its key bounds (the previous file\'s last key, or the watermark), then its COPY',
               withParams(SET_FILE_BOUNDS_SQL, [file.lo, file.hi]),

@@ -11,7 +11,8 @@ import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
 import { compressionFromEnv } from './compress.js';
-import { extractFilesToS3, extractToS3, type FileExtract } from './extract.js';
+import { BatchKeyScan, type KeyRange, type ScannedBatch } from './batch-scan.js';
+import { FileQueue, extractFilesToS3, extractToS3, type ExtractFilesOptions, type ExtractResult, type FileExtract } from './extract.js';
 import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
@@ -23,11 +24,8 @@ import {
   planBatch,
   planFile,
   planTable,
-  batchKeysFromRows,
   batchRowsPerFile,
-  batchKeysSql,
   tupleToWatermark,
-  type BatchKeys,
   watermarkFromRow,
   type TablePlan,
 } from './plan.js';
@@ -245,16 +243,47 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
  * The files of a keyed batch: file i holds the rows after split i-1 (the batch start for
  * the first) up to and including split i (the batch's last key for the last file).
  */
-export function keyRangeFiles(plan: TablePlan, from: Watermark, ends: string[][]): FileExtract[] {
-  return ends.map((hi, i) => {
-    const f = planFile(plan, i === 0 ? from : tupleToWatermark(plan, ends[i - 1]!), hi);
-    return {
-      copySql: f.copySql,
-      prepare: async (client) => {
-        await client.query(SET_FILE_BOUNDS_SQL, [f.lo, f.hi]);
-      },
-    };
-  });
+/** The file of one key range: its bounds go to the session that copies it, then its COPY. */
+export function keyRangeFile(plan: TablePlan, range: KeyRange): FileExtract {
+  const f = planFile(plan, range.lo, range.hi);
+  return {
+    copySql: f.copySql,
+    prepare: async (client) => {
+      await client.query(SET_FILE_BOUNDS_SQL, [f.lo, f.hi]);
+    },
+  };
+}
+
+/**
+ * A keyed batch's extract: the scan (after its `first` step) hands out key ranges on the
+ * main session while the joined sessions of the snapshot copy them; the main session
+ * copies too once the scan is done. Returns the batch's size and last key with the files.
+ */
+export async function extractKeyedBatch(
+  o: Omit<ExtractFilesOptions, 'files' | 'moreClients' | 'clientReady'> & { scan: BatchKeyScan; plan: TablePlan; snapshots: SnapshotSessions; log?: Logger },
+): Promise<ScannedBatch & { extracted: ExtractResult }> {
+  const more = await o.snapshots.join(o.client, o.scan.maxFiles - 1);
+  const reason = o.snapshots.takeUnreported();
+  if (reason) o.log?.warn({ reason }, 'cannot share the snapshot with more source sessions; extracting on one session');
+  const queue = new FileQueue();
+  const scanned = o.scan.rest((range) => queue.push(keyRangeFile(o.plan, range))).then(
+    (r) => (queue.close(), r),
+    (err: unknown) => {
+      queue.fail(err);
+      throw err;
+    },
+  );
+  scanned.catch(() => undefined); // awaited below; the extract reports the error first
+  try {
+    const extracted = await extractFilesToS3({ ...o, files: queue, moreClients: more, clientReady: scanned });
+    const keys = await scanned;
+    await o.snapshots.finish(more, 'COMMIT');
+    return { ...keys, extracted };
+  } catch (err) {
+    await o.snapshots.finish(more, 'ROLLBACK');
+    await o.snapshots.close();
+    throw err;
+  }
 }
 
 interface BatchArgs {
@@ -287,7 +316,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
   const batchPrefix = `${a.runPrefix}/batch-${String(a.batch).padStart(5, '0')}`;
   const compression = compressionFromEnv(a.deps.env);
   const src = conns.source;
-  let n: number;
+  let n = 0;
   let last: Watermark = a.from;
   let cap: string | null = null;
   let lastAtOrAfterCap = false;
@@ -304,30 +333,14 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     }
     await src.query(SET_WATERMARK_SQL, [q.settings]);
     const keyed = plan.keysetColumns.length > 0;
-    const perFileFor = (rows: number) => batchRowsPerFile(rows, plan.chunkSize, a.deps.env.REDSHIFT_SLICES);
-    let keys: BatchKeys | null = null;
-    if (keyed) {
-      // One scan gives the batch's size, last key and file boundaries (every perFile-th key),
-      // sized for a full batch; a shorter batch (the last) is scanned again with its own size.
-      const scan = async (perFile: number) => batchKeysFromRows(plan, (await src.query(batchKeysSql(plan, a.from), [perFile])).rows);
-      keys = await scan(perFileFor(plan.rowLimit));
-      if (keys.rows > 0 && perFileFor(keys.rows) !== perFileFor(plan.rowLimit)) keys = await scan(perFileFor(keys.rows));
-      n = keys.rows;
-    } else {
-      n = Number((await src.query<{ n: string }>(q.countSql!)).rows[0]?.n ?? 0);
-    }
-    if (n === 0) {
+    // Keyed: a cursor over the batch's keys finds its size, last key and file boundaries
+    // while the other sessions already copy the files found (batch-scan.ts).
+    const scan = keyed ? new BatchKeyScan(src, plan, a.from, a.deps.env.REDSHIFT_SLICES) : null;
+    const empty = scan ? !(await scan.first()) : (n = Number((await src.query<{ n: string }>(q.countSql!)).rows[0]?.n ?? 0)) === 0;
+    if (empty) {
       await src.query('COMMIT');
       return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };
     }
-    if (keys) {
-      last = tupleToWatermark(plan, keys.last);
-      if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
-        const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
-        lastAtOrAfterCap = c.rows[0]!.r;
-      }
-    }
-    const perFile = perFileFor(n);
     // No abort signal inside the extract: it is bounded by row_limit, and cutting a COPY TO
     // mid-stream would leave the source session busy. The abort is checked right after.
     const common = {
@@ -337,25 +350,19 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       keyPrefix: batchPrefix,
       compression,
       onProgress: (p: { rows: number; rawBytes: number }) =>
-        log.info({ batch: a.batch, rows: p.rows, of: n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
+        log.info({ batch: a.batch, rows: p.rows, upTo: scan ? plan.rowLimit : n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };
-    if (keys) {
-      // Postgres cuts the files: every perFile-th key of the batch ends a file.
-      const ends = [...keys.splits, keys.last];
-      // More sessions in this snapshot extract files at the same time (several gzip streams).
-      const more = await conns.snapshots.join(src, ends.length - 1);
-      const reason = conns.snapshots.takeUnreported();
-      if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; extracting on one session');
-      try {
-        extracted = await extractFilesToS3({ ...common, files: keyRangeFiles(plan, a.from, ends), moreClients: more });
-        await conns.snapshots.finish(more, 'COMMIT');
-      } catch (err) {
-        await conns.snapshots.finish(more, 'ROLLBACK');
-        await conns.snapshots.close();
-        throw err;
+    if (scan) {
+      const keys = await extractKeyedBatch({ ...common, scan, plan, snapshots: conns.snapshots, log });
+      extracted = keys.extracted;
+      n = keys.rows;
+      last = tupleToWatermark(plan, keys.last);
+      if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
+        const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
+        lastAtOrAfterCap = c.rows[0]!.r;
       }
     } else {
-      extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: perFile });
+      extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: batchRowsPerFile(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES) });
     }
     await src.query('COMMIT');
   } catch (err) {

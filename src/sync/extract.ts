@@ -1,4 +1,5 @@
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type pg from 'pg';
@@ -62,12 +63,75 @@ export interface FileExtract {
 }
 
 export interface ExtractFilesOptions extends CommonOptions {
-  files: FileExtract[];
+  /** The files, or a queue that is filled while the extract runs (file i is part i+1). */
+  files: FileExtract[] | FileQueue;
   /**
    * More sessions in the same snapshot as `client` (see `SnapshotSessions.join`): files are
    * extracted concurrently, one per session, so several files compress at once.
    */
   moreClients?: pg.ClientBase[];
+  /**
+   * `client` extracts only once this settles (it may be busy finding the files of the
+   * queue meanwhile); a rejection fails the extract.
+   */
+  clientReady?: Promise<unknown>;
+}
+
+/**
+ * Files handed to the extract while it runs: `push` in order, then `close` (or `fail`).
+ * Sessions `take` the next file, waiting while the queue is empty but open.
+ */
+export class FileQueue {
+  private readonly items: FileExtract[] = [];
+  private taken = 0;
+  private closed = false;
+  private error: unknown = null;
+  private wake: Array<() => void> = [];
+
+  static of(files: FileExtract[]): FileQueue {
+    const q = new FileQueue();
+    for (const f of files) q.push(f);
+    q.close();
+    return q;
+  }
+
+  push(file: FileExtract): void {
+    if (this.error) return; // the extract has failed: nobody takes more files
+    if (this.closed) throw new Error('FileQueue: push after close');
+    this.items.push(file);
+    this.notify();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.notify();
+  }
+
+  fail(err: unknown): void {
+    this.error ??= err ?? new Error('FileQueue failed');
+    this.close();
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** The next file and its index, or null when the queue is closed and drained. */
+  async take(): Promise<{ index: number; spec: FileExtract } | null> {
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.taken < this.items.length) {
+        const index = this.taken++;
+        return { index, spec: this.items[index]! };
+      }
+      if (this.closed) return null;
+      await new Promise<void>((resolve) => this.wake.push(resolve));
+    }
+  }
+
+  private notify(): void {
+    for (const w of this.wake.splice(0)) w();
+  }
 }
 
 export function s3Sink(s3: S3Client, bucket: string, compression: Compression): SinkFactory {
@@ -111,7 +175,8 @@ class OutFile {
       },
     });
     const body = new PassThrough();
-    this.writer.output.pipe(tap).pipe(body);
+    // An error anywhere (compression included) destroys the body, which fails the upload.
+    pipeline(this.writer.output, tap, body).catch(() => undefined);
     this.sink = sink(key, body);
     this.done = this.sink.done;
     // Surface upload failures early instead of waiting for the end of the stream.
@@ -201,12 +266,14 @@ class Extraction {
 export async function extractFilesToS3(o: ExtractFilesOptions): Promise<ExtractResult> {
   const clients = [o.client, ...(o.moreClients ?? [])];
   const x = new Extraction(o, clients.length);
-  let next = 0;
+  const queue = Array.isArray(o.files) ? FileQueue.of(o.files) : o.files;
   let failed = false;
   const session = async (client: pg.ClientBase) => {
-    while (!failed && next < o.files.length) {
-      const index = next++;
-      const spec = o.files[index]!;
+    if (client === o.client && o.clientReady) await o.clientReady;
+    while (!failed) {
+      const next = await queue.take();
+      if (!next) break;
+      const { index, spec } = next;
       await spec.prepare?.(client);
       const f = await x.open(index);
       const stream = client.query(copyOut(spec.copySql));
@@ -219,16 +286,16 @@ export async function extractFilesToS3(o: ExtractFilesOptions): Promise<ExtractR
       await f.end();
     }
   };
+  const fail = (err: unknown) => {
+    failed = true;
+    queue.fail(err); // sessions waiting for a file stop too
+    throw err;
+  };
   return x.run(async () => {
     // Every session runs to the end of its current COPY (cutting one off would leave the
     // session busy), then the first error, if any, fails the whole extract.
     const results = await Promise.allSettled(
-      clients.map((c) =>
-        session(c).catch((err: unknown) => {
-          failed = true;
-          throw err;
-        }),
-      ),
+      clients.map((c) => session(c).catch(fail)),
     );
     const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (bad) throw bad.reason;

@@ -189,6 +189,58 @@ export function batchKeysSql(plan: TablePlan, from: Watermark): string {
   );
 }
 
+/** The cursor over a keyed batch's keys that `batchKeysStepSql` steps through. */
+export const BATCH_KEYS_CURSOR = 'rl_batch_keys';
+
+/**
+ * The keys of a keyed batch in keyset order (at most row_limit of them), as a cursor. The
+ * fetched keys are read in text form (no per-row cast, so MOVE skips keys at the speed
+ * of the scan); columns are k0, k1, ... as in `batchKeysSql`.
+ */
+export function declareBatchKeysSql(plan: TablePlan, from: Watermark): string {
+  const src = qualify(plan.source.schema, plan.source.name);
+  const pred = keysetPredicate(plan, from);
+  const ks = quoteIdents(plan.keysetColumns);
+  const cols = plan.keysetColumns.map((c, i) => `${quoteIdent(c)} AS k${i}`).join(', ');
+  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  return `DECLARE ${BATCH_KEYS_CURSOR} NO SCROLL CURSOR FOR\nSELECT ${cols} FROM ${src}${where}\nORDER BY ${ks}\nLIMIT ${plan.rowLimit}`;
+}
+
+/**
+ * One step of the cursor: skips `rows - 1` keys on the server and returns the next one,
+ * i.e. the key `rows` further on. MOVE's count and the fetched row tell how many keys were
+ * passed; fewer than `rows` means the batch ended inside the step.
+ */
+export function batchKeysStepSql(rows: number): string {
+  if (!Number.isInteger(rows) || rows < 1) throw new Error(`batchKeysStepSql: rows must be a positive integer, got ${rows}`);
+  const fetch = `FETCH FORWARD 1 FROM ${BATCH_KEYS_CURSOR}`;
+  return rows === 1 ? fetch : `MOVE FORWARD ${rows - 1} IN ${BATCH_KEYS_CURSOR}; ${fetch}`;
+}
+
+export const CLOSE_BATCH_KEYS_SQL = `CLOSE ${BATCH_KEYS_CURSOR}`;
+
+/**
+ * The key positions (1-based row numbers in keyset order) that end the files of a full
+ * batch: every perFile-th row, and the row_limit-th last.
+ */
+export function fullBatchFileEnds(rowLimit: number, chunkSize: number, slices: number): number[] {
+  const per = batchRowsPerFile(rowLimit, chunkSize, slices);
+  const ends: number[] = [];
+  for (let p = per; p < rowLimit; p += per) ends.push(p);
+  ends.push(rowLimit);
+  return ends;
+}
+
+/**
+ * A short batch (fewer rows than row_limit): `dispatched` files already cover its first
+ * rows; how many files the rest is cut into, so that the whole batch has at least the
+ * files its size needs (`fileCount`) and a multiple of the slice count.
+ */
+export function remainderFileCount(rows: number, dispatched: number, chunkSize: number, slices: number): number {
+  const total = Math.max(Math.ceil((dispatched + 1) / slices) * slices, fileCount(rows, chunkSize, slices));
+  return total - dispatched;
+}
+
 export interface BatchKeys {
   /** Rows in the batch (0: nothing after the watermark). */
   rows: number;
