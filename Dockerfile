@@ -8,6 +8,9 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# Fewer glibc malloc arenas: compression on libuv's threads otherwise leaves ~15 MiB more
+# resident (BENCHMARKS.md, memory).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

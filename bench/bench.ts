@@ -5,7 +5,7 @@
  *   2. peak RSS of a `redshift-loader sync` process for 200k and 2M rows;
  *   3. time to sync 1,000 changed rows from a 50k-row and from a 5M-row table;
  *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s.
- * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4 and BENCH_IDLE_SECONDS tune it.
+ * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
  * Results go to stdout as a table; BENCHMARKS.md records them.
  */
 import { execSync, spawn } from 'node:child_process';
@@ -23,14 +23,16 @@ import { copyOut } from '../src/sync/copy-out.js';
 import { compressionFromEnv, type Compression } from '../src/sync/compress.js';
 import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extract.js';
 import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
-import { keyRangeFiles } from '../src/sync/engine.js';
+import { extractKeyedBatch } from '../src/sync/engine.js';
+import { BatchKeyScan } from '../src/sync/batch-scan.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
-import { batchKeysFromRows, batchKeysSql, batchRowsPerFile, planTable } from '../src/sync/plan.js';
+import { SET_WATERMARK_SQL, planBatch, planTable } from '../src/sync/plan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4').split(',').map(Number));
+// BENCH_ROUNDS: paired rounds per row of section 1 (default 3; the headline row gets 2 more).
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const MiB = 1024 * 1024;
 const CLI = path.resolve(import.meta.dirname, '../src/cli/index.ts');
@@ -57,6 +59,8 @@ async function makeTable(c: pg.Client, name: string, rows: number): Promise<void
     FROM generate_series(1, ${rows}) g`);
   await c.query(`CREATE INDEX ON ${name} (updated_at, id)`);
   await c.query(`VACUUM ANALYZE ${name}`);
+  // Write the new table's pages out now, so no checkpoint runs during the first measurements.
+  await c.query('CHECKPOINT');
 }
 
 /** A sink that drops the gzip bytes: measures extract + compress without the S3 server. */
@@ -87,7 +91,8 @@ function hasCommand(cmd: string): boolean {
 }
 
 /** Runs the CLI in a child process, sampling its peak RSS (VmHWM) and CPU time. */
-function runCli(args: string[], env: Record<string, string>, opts: { untilMs?: number } = {}): Promise<{ code: number | null; peakMiB: number; cpuSeconds: number; seconds: number; output: string; samples: Array<[number, number]> }> {
+/** samples: [seconds since start, CPU seconds, RSS MiB] every 50 ms (every second with untilMs). */
+function runCli(args: string[], env: Record<string, string>, opts: { untilMs?: number } = {}): Promise<{ code: number | null; peakMiB: number; cpuSeconds: number; seconds: number; output: string; samples: Array<[number, number, number]> }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -96,16 +101,17 @@ function runCli(args: string[], env: Record<string, string>, opts: { untilMs?: n
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     let peak = 0;
     let cpu = 0;
-    const samples: Array<[number, number]> = [];
+    const samples: Array<[number, number, number]> = [];
     const tck = Number(execSync('getconf CLK_TCK').toString().trim()) || 100;
     const sample = () => {
       try {
         const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
         const m = status.match(/VmHWM:\s+(\d+) kB/);
         if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+        const rss = Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
         const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
         cpu = (Number(stat[11]) + Number(stat[12])) / tck;
-        samples.push([(Date.now() - t0) / 1000, cpu]);
+        samples.push([(Date.now() - t0) / 1000, cpu, rss]);
       } catch {
         /* exited */
       }
@@ -135,39 +141,55 @@ async function main() {
     const s3 = createS3Client(env);
 
     if (ONLY.has(1)) {
-      say(`\n## 1. Throughput: extract -> compress -> S3, ${ROWS} rows (median of 3 runs each)`);
+      say(`\n## 1. Throughput: extract -> compress -> S3, ${ROWS} rows, each row next to the limit measured in the same round`);
       const b = await timed(() => makeTable(src, 'bench', ROWS));
       say(`(built the table in ${fmt(b.s)} s)`);
       const copySql = copyToStdoutSql(SELECT);
       await drain(src, copySql); // warm the cache
-      const median = async (fn: () => Promise<unknown>) => {
-        const t: number[] = [];
-        for (let i = 0; i < 3; i++) t.push((await timed(fn)).s);
-        return t.sort((x, y) => x - y)[1]!;
-      };
-      // The limit is the faster of two readers draining the COPY to nothing.
+      // Paired rounds: each round drains the COPY (the limit: the faster of our reader and
+      // pg-copy-streams, that round) right before the pipeline, and the ratio is taken per
+      // round. The machine's speed drifts between rows by more than the effects measured;
+      // within a round it does not have time to.
+      const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
       let rawBytes = 0;
-      const oursS = await median(async () => (rawBytes = await drain(src, copySql)));
-      const pgcsS = await median(() => drain(src, copySql, copyTo));
-      const limitS = Math.min(oursS, pgcsS);
-      const rawMiB = rawBytes / MiB;
-      const limitRate = rawMiB / limitS;
-      say(`| pipeline | seconds | MiB/s of raw CSV | ratio to limit | gzip MiB |`);
-      say(`|---|---|---|---|---|`);
-      say(`| limit: the faster of the two drains below (${fmt(rawMiB)} MiB) | ${fmt(limitS, 2)} | ${fmt(limitRate)} | 1.00 | |`);
-      say(`| COPY TO STDOUT drained to nothing, our reader | ${fmt(oursS, 2)} | ${fmt(rawMiB / oursS)} | ${fmt(limitS / oursS, 2)} | |`);
-      say(`| COPY TO STDOUT drained to nothing, pg-copy-streams | ${fmt(pgcsS, 2)} | ${fmt(rawMiB / pgcsS)} | ${fmt(limitS / pgcsS, 2)} | |`);
-      for (const compressor of ['gzip', 'zstd']) {
-        if (hasCommand('psql') && hasCommand(compressor)) {
-          const shellS = await median(async () => {
-            execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | ${compressor} -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
-          });
-          say(`| shell: psql \\copy ... \\| ${compressor} -1 > /dev/null | ${fmt(shellS, 2)} | ${fmt(rawMiB / shellS)} | ${fmt(rawMiB / shellS / limitRate, 2)} | |`);
-        } else {
-          say(`| shell: psql \\copy \\| ${compressor} -1 | skipped: psql or ${compressor} not installed | | | |`);
+      const drains = { ours: [] as number[], pgcs: [] as number[] };
+      const limitNow = async () => {
+        const a = await timed(async () => (rawBytes = await drain(src, copySql)));
+        const b = await timed(() => drain(src, copySql, copyTo));
+        drains.ours.push(a.s);
+        drains.pgcs.push(b.s);
+        return Math.min(a.s, b.s);
+      };
+      const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const paired = async (fn: () => Promise<unknown>, rounds = ROUNDS) => {
+        const secs: number[] = [];
+        const ratios: number[] = [];
+        for (let i = 0; i < rounds; i++) {
+          const limit = await limitNow();
+          const t = (await timed(fn)).s;
+          secs.push(t);
+          ratios.push(limit / t);
         }
+        return { sec: med(secs), ratio: med(ratios), lo: Math.min(...ratios), hi: Math.max(...ratios) };
+      };
+      await limitNow();
+      const rawMiB = () => rawBytes / MiB;
+      const row = (label: string, r: { sec: number; ratio: number; lo: number; hi: number }, packed = '') =>
+        say(`| ${label} | ${fmt(r.sec, 2)} | ${fmt(rawMiB() / r.sec)} | **${fmt(r.ratio, 2)}** (${fmt(r.lo, 2)}-${fmt(r.hi, 2)}) | ${packed} |`);
+      say(`| pipeline (${fmt(rawMiB())} MiB of CSV) | seconds (median) | MiB/s | ratio to the limit: median of ${ROUNDS} paired rounds (min-max) | compressed MiB |`);
+      say(`|---|---|---|---|---|`);
+      const shell = new Map<string, Awaited<ReturnType<typeof paired>> | null>();
+      for (const compressor of ['gzip', 'zstd']) {
+        shell.set(
+          compressor,
+          hasCommand('psql') && hasCommand(compressor)
+            ? await paired(async () => {
+                execSync(`psql "${stack.env.SOURCE_URL}" -qAt -c "\\copy (${SELECT}) TO STDOUT WITH (FORMAT csv, NULL '${CSV_NULL}', FORCE_QUOTE *)" | ${compressor} -1 > /dev/null`, { shell: '/bin/bash', stdio: 'ignore' });
+              })
+            : null,
+        );
       }
-      // The engine's own path for a keyed batch: split keys, then one COPY per file.
+      // The engine's own path for a keyed batch: the key scan, then one COPY per file.
       const plan = planTable(
         { id: 0, jobId: 0, sourceSchema: 'public', sourceName: 'bench', destinationSchema: null, destinationName: null, copyMode: 'INSERT_ONLY', primaryKey: 'id', updatedKey: null, disabled: false, maxPrimaryKey: null, maxUpdatedKey: null, rowLimit: ROWS, chunkSize: 25_000 },
         await sourceColumns(src, 'public', 'bench'),
@@ -175,46 +197,52 @@ async function main() {
         'bench',
       );
       const from = { updatedKey: null, primaryKey: null };
-      const ours = async (compression: Compression, target: 'discard' | 's3', sessions: number) => {
+      const ours = async (compression: Compression, target: 'discard' | 's3', sessions: number, rounds = ROUNDS) => {
         let r: Awaited<ReturnType<typeof extractFilesToS3>> | undefined;
         const prefix = `bench/${compression.format}-${target}-${Date.now()}`;
         const snapshots = new SnapshotSessions(stack.env.SOURCE_URL, sessions - 1);
-        const sec = await median(async () => {
+        const p = await paired(async () => {
+          // The engine's own keyed-batch extract: the key scan hands out files while the
+          // joined sessions copy them (extractKeyedBatch), in one REPEATABLE READ snapshot.
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-          let more: pg.Client[] = [];
           try {
-            const n = ROWS;
-            const per = batchRowsPerFile(n, plan.chunkSize, env.REDSHIFT_SLICES);
-            const keys = batchKeysFromRows(plan, (await src.query(batchKeysSql(plan, from), [per])).rows);
-            if (keys.rows !== n) throw new Error(`batch keys: ${keys.rows} rows, expected ${n}`);
-            const ends = [...keys.splits, keys.last];
-            more = await snapshots.join(src, ends.length - 1);
-            if (more.length !== sessions - 1) throw new Error(`snapshot sessions: ${snapshots.disabledReason}`);
-            r = await extractFilesToS3({
+            await src.query(SET_WATERMARK_SQL, [planBatch(plan, from).settings]);
+            const scan = new BatchKeyScan(src, plan, from, env.REDSHIFT_SLICES);
+            if (!(await scan.first())) throw new Error('batch keys: the batch is empty');
+            const k = await extractKeyedBatch({
               client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: prefix, compression,
               sink: target === 'discard' ? discardSink : undefined,
-              files: keyRangeFiles(plan, from, ends),
-              moreClients: more,
+              scan, plan, snapshots,
             });
+            if (k.rows !== ROWS || k.extracted.rows !== ROWS) throw new Error(`batch: ${k.rows} rows, ${k.extracted.rows} extracted, expected ${ROWS}`);
+            if (snapshots.disabledReason) throw new Error(`snapshot sessions: ${snapshots.disabledReason}`);
+            r = k.extracted;
           } finally {
-            await snapshots.finish(more, 'COMMIT');
             await src.query('COMMIT');
           }
           if (target === 's3') await deletePrefix(s3, env.S3_BUCKET!, `${prefix}/`);
-        });
+        }, rounds);
         await snapshots.close();
         const packed = r!.files.reduce((a, f) => a + f.bytes, 0) / MiB;
         const how = compression.format === 'zstd' ? `zstd ${compression.level}` : `gzip ${compression.level}, window ${compression.windowBits} bits`;
         const where = target === 'discard' ? 'compressed bytes discarded' : 'multipart upload to the S3 server (s3rver, same 2 cores)';
         const isDefault = JSON.stringify(compression) === JSON.stringify(compressionFromEnv(env)) && sessions === env.EXTRACT_SESSIONS;
-        const label = `ours, ${sessions} session(s), ${how}, ${where} (${r!.files.length} files)${isDefault ? ', **the defaults**' : ''}`;
-        say(`| ${label} | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | ${fmt(packed)} |`);
+        const label = `${isDefault ? '**' : ''}ours, ${sessions} session(s), ${how}, ${where} (${r!.files.length} files)${isDefault ? ', the defaults**' : ''}`;
+        row(label, p, fmt(packed));
       };
-      // Before: the same batch as one COPY split into files by scanning the CSV in JavaScript
-      // (still the path for tables without a key).
+      const gzip = (level: number): Compression => ({ format: 'gzip', level, windowBits: env.GZIP_WINDOW_BITS });
+      const zstd = (level: number): Compression => ({ format: 'zstd', level });
+      // The headline first: the defaults, all the way to the S3 server, more rounds.
+      await ours(compressionFromEnv(env), 's3', env.EXTRACT_SESSIONS, ROUNDS + 2);
+      await ours(gzip(1), 's3', 2);
+      await ours(zstd(1), 's3', 1);
+      // Extract + compress alone, per format and level, on 1 or 2 sessions (EXTRACT_SESSIONS).
+      for (const c of [gzip(1), zstd(-3), zstd(1), zstd(3)]) await ours(c, 'discard', 2);
+      await ours(zstd(1), 'discard', 1);
+      // Tables without a key: one COPY cut into files by scanning the CSV in JavaScript.
       {
         let r: Awaited<ReturnType<typeof extractToS3>> | undefined;
-        const sec = await median(async () => {
+        const p = await paired(async () => {
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           try {
             r = await extractToS3({ client: src, s3, bucket: env.S3_BUCKET!, keyPrefix: 'bench/scan', compression: compressionFromEnv(env), sink: discardSink, copySql, rowsPerFile: 25_000 });
@@ -222,37 +250,49 @@ async function main() {
             await src.query('COMMIT');
           }
         });
-        say(`| one COPY cut by a JS record scan (tables without a key), ${env.COMPRESSION}, discarded (${r!.files.length} files) | ${fmt(sec, 2)} | ${fmt(rawMiB / sec)} | ${fmt(rawMiB / sec / limitRate, 2)} | |`);
+        row(`tables without a key: one COPY cut by a JS record scan, ${env.COMPRESSION}, discarded (${r!.files.length} files)`, p);
       }
-      // The same files, on 1 or 2 source sessions sharing one snapshot (EXTRACT_SESSIONS), per
-      // format and level (COMPRESSION, ZSTD_LEVEL, GZIP_LEVEL; gzip with GZIP_WINDOW_BITS).
-      const gzip = (level: number): Compression => ({ format: 'gzip', level, windowBits: env.GZIP_WINDOW_BITS });
-      const zstd = (level: number): Compression => ({ format: 'zstd', level });
-      for (const sessions of [1, 2]) {
-        for (const c of [gzip(1), zstd(-3), zstd(1), zstd(3)]) await ours(c, 'discard', sessions);
+      for (const [compressor, r] of shell) {
+        if (r) row(`shell: psql \\copy ... \\| ${compressor} -1 > /dev/null`, r);
+        else say(`| shell: psql \\copy \\| ${compressor} -1 | skipped: psql or ${compressor} not installed | | | |`);
       }
-      for (const sessions of [1, 2]) await ours(zstd(1), 's3', sessions);
-      await ours(gzip(1), 's3', 2);
+      const limitS = Math.min(med(drains.ours), med(drains.pgcs));
+      say(`| the limit: COPY TO STDOUT drained to nothing, our reader / pg-copy-streams (median of ${drains.ours.length} drains each) | ${fmt(med(drains.ours), 2)} / ${fmt(med(drains.pgcs), 2)} | ${fmt(rawMiB() / limitS)} | 1.00 | |`);
     }
 
     if (ONLY.has(2)) {
       say(`\n## 2. Memory: peak RSS of \`redshift-loader sync\` (INSERT_ONLY, whole table, row limit 100000)`);
-      say(`| rows | seconds | peak RSS MiB | exit |`);
-      say(`|---|---|---|---|`);
+      say(`| rows | seconds | peak RSS MiB | highest RSS in the first / second half of the run, MiB | exit |`);
+      say(`|---|---|---|---|---|`);
       const rs = new pg.Client({ connectionString: stack.env.REDSHIFT_URL });
       await rs.connect();
       const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
       await meta.connect();
-      for (const n of [200_000, ROWS]) {
+      // As the Procfile and the Dockerfile run the worker (MALLOC_ARENA_MAX=2), and with
+      // glibc's default arenas; then the same with COMPRESSION=gzip.
+      const runs: Array<[number, Record<string, string>, string]> = [
+        [200_000, { MALLOC_ARENA_MAX: '2' }, 'MALLOC_ARENA_MAX=2'],
+        [ROWS, { MALLOC_ARENA_MAX: '2' }, 'MALLOC_ARENA_MAX=2'],
+        [200_000, {}, 'glibc default arenas'],
+        [ROWS, {}, 'glibc default arenas'],
+        [ROWS, { MALLOC_ARENA_MAX: '2', COMPRESSION: 'gzip' }, 'MALLOC_ARENA_MAX=2, COMPRESSION=gzip'],
+      ];
+      for (const [i, [n, extraEnv, how]] of runs.entries()) {
         const t = `mem_${n}`;
+        const jobName = `mem_${i}_${n}`; // a fresh job and tables row (watermark) per run
         await makeTable(src, t, n);
         await rs.query(`DROP TABLE IF EXISTS ${t}`);
         await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, note VARCHAR(320), amount NUMERIC(12,2), meta SUPER) DISTKEY(id) SORTKEY(id)`);
-        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`, [`mem_${n}`]);
-        await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, $2, 'INSERT_ONLY', 'id') ON CONFLICT DO NOTHING`, [job.rows[0].id, t]);
-        const r = await runCli(['sync', '--job', `mem_${n}`], { ...stack.env });
-        say(`| ${n} | ${fmt(r.seconds)} | ${fmt(r.peakMiB, 0)} | ${r.code} |`);
+        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`, [jobName]);
+        await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, $2, 'INSERT_ONLY', 'id')`, [job.rows[0].id, t]);
+        const r = await runCli(['sync', '--job', jobName], { ...stack.env, ...extraEnv });
+        const half = r.seconds / 2;
+        const top = (xs: Array<[number, number, number]>) => Math.max(0, ...xs.map(([, , rss]) => rss));
+        const halves = `${fmt(top(r.samples.filter(([t]) => t < half)), 0)} / ${fmt(top(r.samples.filter(([t]) => t >= half)), 0)}`;
+        say(`| ${n} (${how}) | ${fmt(r.seconds)} | ${fmt(r.peakMiB, 0)} | ${halves} | ${r.code} |`);
         if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+        const loaded = Number((await rs.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
+        if (loaded !== n) say(`(that run loaded ${loaded} rows, not ${n})`);
         await src.query(`DROP TABLE ${t}`);
         await rs.query(`DROP TABLE ${t}`);
       }

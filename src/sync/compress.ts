@@ -88,16 +88,16 @@ class GzipWriter implements CompressWriter {
  * The zstd addon ships prebuilt for the common platforms only; it is loaded on first use,
  * so COMPRESSION=gzip works anywhere.
  */
-function zstdEncoder(level: number): Encoder {
-  let addon: typeof import('@toondepauw/node-zstd');
+let addon: typeof import('@toondepauw/node-zstd') | null = null;
+function zstdAddon(): typeof import('@toondepauw/node-zstd') {
   try {
-    addon = createRequire(import.meta.url)('@toondepauw/node-zstd') as typeof import('@toondepauw/node-zstd');
+    addon ??= createRequire(import.meta.url)('@toondepauw/node-zstd') as typeof import('@toondepauw/node-zstd');
+    return addon;
   } catch (err) {
     throw new Error(
       `COMPRESSION=zstd needs the @toondepauw/node-zstd addon, which could not be loaded on ${process.platform}-${process.arch} (${err instanceof Error ? err.message : String(err)}); set COMPRESSION=gzip`,
     );
   }
-  return new addon.Encoder(level);
 }
 
 /** CSV bytes per zstd frame, at most. */
@@ -109,7 +109,7 @@ export const ZSTD_FRAME_BYTES = 8 * 1024 * 1024;
  * the benchmark extract). At most POOL_KEEP idle buffers are kept.
  */
 const framePool: Buffer[] = [];
-const POOL_KEEP = 4;
+const POOL_KEEP = 2;
 const takeFrameBuffer = (): Buffer => framePool.pop() ?? Buffer.allocUnsafeSlow(ZSTD_FRAME_BYTES);
 const giveFrameBuffer = (b: Buffer): void => {
   if (framePool.length < POOL_KEEP) framePool.push(b);
@@ -121,7 +121,7 @@ const giveFrameBuffer = (b: Buffer): void => {
  * `output` buffers until its reader (the upload) takes it.
  */
 class ZstdWriter implements CompressWriter {
-  readonly output = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
+  readonly output = new PassThrough({ highWaterMark: 1024 * 1024 });
   private readonly encoder: Encoder;
   private frame: Buffer | null = null;
   private filled = 0;
@@ -130,7 +130,7 @@ class ZstdWriter implements CompressWriter {
   private frames = 0;
 
   constructor(level: number) {
-    this.encoder = zstdEncoder(level);
+    this.encoder = new (zstdAddon().Encoder)(level);
   }
 
   write(buf: Uint8Array): Promise<void> | undefined {
