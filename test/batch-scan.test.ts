@@ -1,24 +1,14 @@
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Decoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchKeyScan } from '../src/sync/batch-scan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { extractKeyedBatch } from '../src/sync/engine.js';
-import type { FileSink } from '../src/sync/extract.js';
 import { SET_WATERMARK_SQL, batchKeysStepSql, declareBatchKeysSql, fullBatchFileEnds, planBatch, planTable, remainderFileCount, type TablePlan } from '../src/sync/plan.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
 import type { CopyMode, Watermark } from '../src/sync/types.js';
+import { memorySink } from './helpers/sinks.js';
 import { freshDatabase } from './helpers/stack.js';
-
-const memorySink = (files: Map<string, Buffer>) => (key: string, body: Readable): FileSink => {
-  const parts: Buffer[] = [];
-  return {
-    done: pipeline(body, new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) })).then(() => files.set(key, Buffer.concat(parts))),
-    abort: async () => undefined,
-  };
-};
 
 describe('keyed batch planning: the cursor steps', () => {
   it('full-batch file ends, remainder file counts, step statements', () => {

@@ -1,23 +1,11 @@
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyToStdoutSql } from '../src/sync/encoding.js';
-import { extractFilesToS3, type FileSink } from '../src/sync/extract.js';
+import { extractFilesToS3 } from '../src/sync/extract.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
+import { memorySink } from './helpers/sinks.js';
 import { freshDatabase } from './helpers/stack.js';
-
-/** Keeps each file's gzip bytes in memory (small test data), keyed by S3 key. */
-function memorySink(files: Map<string, Buffer>) {
-  return (key: string, body: Readable): FileSink => {
-    const parts: Buffer[] = [];
-    return {
-      done: pipeline(body, new Writable({ write: (c: Buffer, _e, cb) => (parts.push(c), cb()) })).then(() => files.set(key, Buffer.concat(parts))),
-      abort: async () => undefined,
-    };
-  };
-}
 
 describe('SnapshotSessions: files of one batch on several sessions, one snapshot (real Postgres)', () => {
   let url: string;

@@ -104,9 +104,9 @@ function zstdAddon(): typeof import('@toondepauw/node-zstd') {
 export const ZSTD_FRAME_BYTES = 8 * 1024 * 1024;
 
 /**
- * Frame input buffers, reused across files: a fresh 8 MiB allocation per file costs page
- * faults and garbage collections (a quarter of the main thread's time in a CPU profile of
- * the benchmark extract). At most POOL_KEEP idle buffers are kept.
+ * Frame input buffers, reused across files: a fresh 8 MiB allocation per file cost page
+ * faults and garbage collections (with them, a third of the main thread's time in a CPU
+ * profile of the benchmark extract; BENCHMARKS.md). At most POOL_KEEP idle buffers are kept.
  */
 const framePool: Buffer[] = [];
 const POOL_KEEP = 2;

@@ -239,10 +239,6 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   }
 }
 
-/**
- * The files of a keyed batch: file i holds the rows after split i-1 (the batch start for
- * the first) up to and including split i (the batch's last key for the last file).
- */
 /** The file of one key range: its bounds go to the session that copies it, then its COPY. */
 export function keyRangeFile(plan: TablePlan, range: KeyRange): FileExtract {
   const f = planFile(plan, range.lo, range.hi);
@@ -336,7 +332,13 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     // Keyed: a cursor over the batch's keys finds its size, last key and file boundaries
     // while the other sessions already copy the files found (batch-scan.ts).
     const scan = keyed ? new BatchKeyScan(src, plan, a.from, a.deps.env.REDSHIFT_SLICES) : null;
-    const empty = scan ? !(await scan.first()) : (n = Number((await src.query<{ n: string }>(q.countSql!)).rows[0]?.n ?? 0)) === 0;
+    let empty: boolean;
+    if (scan) {
+      empty = !(await scan.first());
+    } else {
+      n = Number((await src.query<{ n: string }>(q.countSql!)).rows[0]?.n ?? 0);
+      empty = n === 0;
+    }
     if (empty) {
       await src.query('COMMIT');
       return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };

@@ -9,8 +9,8 @@ import { CsvRecordCounter } from './csv-records.js';
 
 /**
  * Streams `COPY (...) TO STDOUT` output into compressed files on S3 (zstd or gzip, see
- * compress.ts). Back-pressure flows from
- * the upload to the database socket, so memory stays bounded whatever the batch size.
+ * compress.ts). Back-pressure flows from the upload to the database socket, so memory
+ * stays bounded whatever the batch size.
  *
  * Two ways to cut files:
  * - `extractFilesToS3`: one COPY per file (keyed tables: Postgres cuts the files by key
@@ -110,10 +110,6 @@ export class FileQueue {
   fail(err: unknown): void {
     this.error ??= err ?? new Error('FileQueue failed');
     this.close();
-  }
-
-  get size(): number {
-    return this.items.length;
   }
 
   /** The next file and its index, or null when the queue is closed and drained. */
