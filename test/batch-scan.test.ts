@@ -3,7 +3,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchKeyScan } from '../src/sync/batch-scan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
+import { copyToStdoutSql } from '../src/sync/encoding.js';
 import { extractKeyedBatch } from '../src/sync/engine.js';
+import { FileQueue, extractFilesToS3 } from '../src/sync/extract.js';
 import { SET_WATERMARK_SQL, batchKeysStepSql, declareBatchKeysSql, fullBatchFileEnds, planBatch, planTable, remainderFileCount, type TablePlan } from '../src/sync/plan.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
 import type { CopyMode, Watermark } from '../src/sync/types.js';
@@ -124,6 +126,35 @@ describe('BatchKeyScan + extractKeyedBatch (real Postgres, two sessions in one s
     const r2 = await batch(await plan('dup2', 'INSERT_ONLY', 1000, 2));
     expect(r2).toMatchObject({ rows: 6, last: ['4'], fileRows: [2, 3, 1] });
     expect(r2!.lines.sort()).toEqual(['"1","a"', '"2","a"', '"3","a"', '"3","b"', '"3","c"', '"4","a"']);
+  });
+
+  it('a file that fails ends the extract with its error while the queue is still being filled; nothing hangs', async () => {
+    const snapshots = new SnapshotSessions(url, 1);
+    await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const more = await snapshots.join(db, 1);
+    expect(more).toHaveLength(1);
+    const queue = new FileQueue();
+    const good = { copySql: copyToStdoutSql('SELECT id FROM t WHERE id <= 10') };
+    const bad = { copySql: copyToStdoutSql('SELECT id / 0 FROM t') };
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // The main session is "scanning" (busy) until the producer is done, as in a real batch.
+    const producer = (async () => {
+      queue.push(good);
+      await pause(20);
+      queue.push(bad);
+      await pause(100);
+      for (let i = 0; i < 5; i++) queue.push(good); // after the failure: ignored
+      queue.close();
+    })();
+    const files = new Map<string, Buffer>();
+    await expect(
+      extractFilesToS3({ client: db, moreClients: more, clientReady: producer, files: queue, s3: null as never, bucket: 'unused', keyPrefix: 'p', compression: { format: 'zstd', level: 1 }, sink: memorySink(files) }),
+    ).rejects.toThrow(/division by zero/);
+    await snapshots.finish(more, 'ROLLBACK');
+    await db.query('ROLLBACK');
+    await snapshots.close();
+    // Both sessions are usable afterwards.
+    expect((await db.query('SELECT count(*)::int AS n FROM t')).rows[0].n).toBe(1000);
   });
 
   it('INSERT_AND_UPDATE: (updated_at, id) boundaries with ties on the timestamp, text keys read back exactly', async () => {
