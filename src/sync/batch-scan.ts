@@ -15,21 +15,6 @@ import {
   type TablePlan,
 } from './plan.js';
 
-/**
- * Finds a keyed batch's size, last key and file boundaries with a cursor over its keys
- * (`declareBatchKeysSql`), handing each file's key range out as soon as it is known, so the
- * other extract sessions start copying while this session is still scanning.
- *
- * Files are cut for a full batch: one cursor step per file (`fullBatchFileEnds`; MOVE skips
- * keys on the server). A file is handed out once the next step shows that the batch goes
- * on past it. When the cursor runs out first (a short batch, usually the last), the
- * rows not yet handed out are cut again (`batchKeysSql` with their own file size) so the
- * batch still has a multiple of the slice count of files.
- *
- * Runs inside the batch's REPEATABLE READ transaction, after SET_WATERMARK_SQL, on the
- * session that then extracts too. Boundaries are key values, so together the files hold
- * exactly the rows after `from` up to the last key, whatever the sessions that copy them.
- */
 export interface KeyRange {
   /** Rows after this watermark... */
   lo: Watermark;
@@ -46,6 +31,21 @@ export interface ScannedBatch {
 
 const asText = { getTypeParser: () => (v: string) => v };
 
+/**
+ * Finds a keyed batch's size, last key and file boundaries with a cursor over its keys
+ * (`declareBatchKeysSql`), handing each file's key range out as soon as it is known, so the
+ * other extract sessions start copying while this session is still scanning.
+ *
+ * Files are cut for a full batch: one cursor step per file (`fullBatchFileEnds`; MOVE skips
+ * keys on the server). A file is handed out once the next step shows that the batch goes
+ * on past it. When the cursor runs out first (a short batch, usually the last), the
+ * rows not yet handed out are cut again (`batchKeysSql` with their own file size) so the
+ * batch still has a multiple of the slice count of files.
+ *
+ * Runs inside the batch's REPEATABLE READ transaction, after SET_WATERMARK_SQL, on the
+ * session that then extracts too. Boundaries are key values, so together the files hold
+ * exactly the rows after `from` up to the last key, whatever the sessions that copy them.
+ */
 export class BatchKeyScan {
   private readonly ends: number[];
   private step = 0;
@@ -83,9 +83,10 @@ export class BatchKeyScan {
   }
 
   /** The rest of the scan: `onFile` gets each file's key range, in order. */
-  async rest(onFile: (range: KeyRange, index: number) => void): Promise<ScannedBatch> {
+  async rest(onFile: (range: KeyRange) => void): Promise<ScannedBatch> {
     const handOut = (hi: string[]) => {
-      onFile({ lo: this.lo, hi }, this.handedOut++);
+      onFile({ lo: this.lo, hi });
+      this.handedOut++;
       this.lo = tupleToWatermark(this.plan, hi);
       this.lastHandedOut = hi;
     };
@@ -102,8 +103,7 @@ export class BatchKeyScan {
     }
     // A short batch: every row after `from` is in it. Cut the rows after the last file
     // handed out with their own file size (the batch's watermark setting moves there).
-    const previous = this.handedOut === 0 ? null : this.endOf(this.handedOut - 1);
-    const remaining = this.result.rows - (previous ?? 0);
+    const remaining = this.result.rows - (this.handedOut === 0 ? 0 : this.endOf(this.handedOut - 1));
     const files = remainderFileCount(this.result.rows, this.handedOut, this.plan.chunkSize, this.slices);
     await this.client.query(SET_WATERMARK_SQL, [planBatch(this.plan, this.lo).settings]);
     const keys = batchKeysFromRows(this.plan, (await this.client.query(batchKeysSql(this.plan, this.lo), [rowsPerFile(remaining, files)])).rows);
