@@ -191,7 +191,8 @@ async function main() {
       }
       // The engine's own path for a keyed batch: the key scan, then one COPY per file.
       const plan = planTable(
-        { id: 0, jobId: 0, sourceSchema: 'public', sourceName: 'bench', destinationSchema: null, destinationName: null, copyMode: 'INSERT_ONLY', primaryKey: 'id', updatedKey: null, disabled: false, maxPrimaryKey: null, maxUpdatedKey: null, rowLimit: ROWS, chunkSize: 25_000 },
+        { id: 0, jobId: 0, sourceSchema: 'public', sourceName: 'bench', destinationSchema: null, destinationName: null, copyMode: 'INSERT_ONLY', primaryKey: 'id', updatedKey: null, disabled: false, maxPrimaryKey: null,
+      maxPrimaryKeyJson: null, maxUpdatedKey: null, rowLimit: ROWS, chunkSize: 25_000 },
         await sourceColumns(src, 'public', 'bench'),
         { rowLimit: ROWS, chunkSize: 25_000, destinationSchema: 'public' },
         'bench',
@@ -206,7 +207,7 @@ async function main() {
           // joined sessions copy them (extractKeyedBatch), in one REPEATABLE READ snapshot.
           await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
           try {
-            await src.query(SET_WATERMARK_SQL, [planBatch(plan, from).settings]);
+            await src.query(SET_WATERMARK_SQL, [planBatch(plan, from).settings, '[]']);
             const scan = new BatchKeyScan(src, plan, from, env.REDSHIFT_SLICES);
             if (!(await scan.first())) throw new Error('batch keys: the batch is empty');
             const k = await extractKeyedBatch({

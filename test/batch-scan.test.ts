@@ -55,7 +55,8 @@ describe('BatchKeyScan + extractKeyedBatch (real Postgres, two sessions in one s
 
   async function plan(table: string, mode: CopyMode, rowLimit: number, chunkSize: number): Promise<TablePlan> {
     return planTable(
-      { id: 1, jobId: 1, sourceSchema: 'public', sourceName: table, destinationSchema: null, destinationName: null, copyMode: mode, primaryKey: 'id', updatedKey: mode === 'INSERT_AND_UPDATE' ? 'updated_at' : null, disabled: false, maxPrimaryKey: null, maxUpdatedKey: null, rowLimit, chunkSize },
+      { id: 1, jobId: 1, sourceSchema: 'public', sourceName: table, destinationSchema: null, destinationName: null, copyMode: mode, primaryKey: 'id', updatedKey: mode === 'INSERT_AND_UPDATE' ? 'updated_at' : null, disabled: false, maxPrimaryKey: null,
+      maxPrimaryKeyJson: null, maxUpdatedKey: null, rowLimit, chunkSize },
       await sourceColumns(db, 'public', table),
       { rowLimit, chunkSize, destinationSchema: 'public' },
       'j',
@@ -68,7 +69,7 @@ describe('BatchKeyScan + extractKeyedBatch (real Postgres, two sessions in one s
     const files = new Map<string, Buffer>();
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      await db.query(SET_WATERMARK_SQL, [planBatch(p, from).settings]);
+      await db.query(SET_WATERMARK_SQL, [planBatch(p, from).settings, '[]']);
       const scan = new BatchKeyScan(db, p, from, slices);
       if (!(await scan.first())) return null;
       const r = await extractKeyedBatch({ client: db, s3: null as never, bucket: 'unused', keyPrefix: 'p', compression: { format: 'zstd', level: 1 }, sink: memorySink(files), scan, plan: p, snapshots });

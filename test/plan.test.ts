@@ -22,6 +22,7 @@ function row(over: Partial<TableRow>): TableRow {
     updatedKey: null,
     disabled: false,
     maxPrimaryKey: null,
+    maxPrimaryKeyJson: null,
     maxUpdatedKey: null,
     rowLimit: null,
     chunkSize: null,
@@ -52,9 +53,10 @@ describe('planTable', () => {
 
   it('rejects a watermark that does not fit the key', () => {
     const p = planTable(row({ primaryKey: 'id, Region' }), cols, defaults, 'j');
-    expect(() => watermarkFromRow(row({ primaryKey: 'id, Region', maxPrimaryKey: [5] }), p, 'j')).toThrow(/does not match primary_key \(id, Region\)/);
-    expect(watermarkFromRow(row({ primaryKey: 'id, Region', maxPrimaryKey: [5, 'eu'] }), p, 'j')).toEqual({ updatedKey: null, primaryKey: ['5', 'eu'] });
-    expect(watermarkFromRow(row({ maxPrimaryKey: 7 }), planTable(row({}), cols, defaults, 'j'), 'j')).toEqual({ updatedKey: null, primaryKey: ['7'] });
+    // The metadata DB reads each JSON element as exact text (test/exact-watermark.test.ts).
+    expect(() => watermarkFromRow(row({ primaryKey: 'id, Region', maxPrimaryKey: ['5'], maxPrimaryKeyJson: '[5]' }), p, 'j')).toThrow(/max_primary_key \[5\] does not match primary_key \(id, Region\)/);
+    expect(() => watermarkFromRow(row({ primaryKey: 'id, Region', maxPrimaryKey: ['5', null], maxPrimaryKeyJson: '[5, {"a": 1}]' }), p, 'j')).toThrow(/string\(s\) or number\(s\)/);
+    expect(watermarkFromRow(row({ primaryKey: 'id, Region', maxPrimaryKey: ['5', 'eu'] }), p, 'j')).toEqual({ updatedKey: null, primaryKey: ['5', 'eu'] });
   });
 });
 

@@ -17,12 +17,16 @@ describe('Redshift statements', () => {
   it('merge statements for single and composite keys', () => {
     expect(sql.deleteMatchingKeys(target, 'stg', ['id'])).toMatchSnapshot();
     expect(sql.deleteMatchingKeys(target, 'stg', ['region', 'id'])).toMatchSnapshot();
-    expect(sql.insertDeduped(target, 'stg', ['id', 'updated_at'], ['id'], 'updated_at')).toMatchSnapshot();
-    expect(sql.insertDeduped(target, 'stg', ['id'], ['id'], null)).toMatchSnapshot();
+    expect(sql.insertAll(target, 'stg', ['id', 'updated_at'])).toMatchSnapshot();
+  });
+  it('the key check of a loaded batch: duplicates and NULLs, worst first', () => {
+    expect(sql.keyProblems({ name: 'stg', temp: true }, ['id'])).toMatchSnapshot();
+    expect(sql.keyProblems({ schema: 'analytics', name: 'Orders_rl_swap' }, ['region', 'id'])).toMatchSnapshot();
   });
   it('a whole incremental batch, in order', () => {
     const plan = planTable(
-      { id: 1, jobId: 1, sourceSchema: 'public', sourceName: 'orders', destinationSchema: null, destinationName: 'Orders', copyMode: 'INSERT_AND_UPDATE', primaryKey: 'id', updatedKey: 'updated_at', disabled: false, maxPrimaryKey: null, maxUpdatedKey: null, rowLimit: null, chunkSize: null },
+      { id: 1, jobId: 1, sourceSchema: 'public', sourceName: 'orders', destinationSchema: null, destinationName: 'Orders', copyMode: 'INSERT_AND_UPDATE', primaryKey: 'id', updatedKey: 'updated_at', disabled: false, maxPrimaryKey: null,
+      maxPrimaryKeyJson: null, maxUpdatedKey: null, rowLimit: null, chunkSize: null },
       [{ name: 'id', type: 'integer', notNull: true }, { name: 'updated_at', type: 'timestamp without time zone', notNull: false }],
       { rowLimit: 10, chunkSize: 5, destinationSchema: 'analytics' },
       'j',

@@ -26,12 +26,20 @@ describe('status', () => {
     });
     const rows = await withClient(meta, (c) => collectStatus(c, 'shop'));
     expect(rows).toEqual([
-      expect.objectContaining({ table: 'public.events', mode: 'INSERT_ONLY', watermark: '["4"]', lag: '5 rows after the watermark', lastError: 'boom', lastRunStatus: null }),
-      expect.objectContaining({ table: 'public.orders', mode: 'INSERT_AND_UPDATE', lag: '10 rows after the watermark, 600 s behind', lastRunStatus: 'succeeded', lastRunRows: 90 }),
+      expect.objectContaining({
+        table: 'public.events', mode: 'INSERT_ONLY', watermark: '["4"]', lag: '5 rows after the watermark', lastError: 'boom', lastRunStatus: null, deletes: 'off',
+        risks: ['INSERT_ONLY: updates are not seen, nor rows inserted with a key below the watermark', 'deletes are not seen (delete_detection is off)'],
+      }),
+      expect.objectContaining({
+        table: 'public.orders', mode: 'INSERT_AND_UPDATE', lag: '10 rows after the watermark, 600 s behind', lastRunStatus: 'succeeded', lastRunRows: 90, lastRunChanged: 0,
+        risks: ['deletes are not seen (delete_detection is off)'],
+      }),
     ]);
     const text = formatStatus(rows);
     expect(text.split('\n')[0]).toMatch(/^JOB\s+TABLE\s+MODE\s+WATERMARK\s+LAG/);
     expect(text).toContain('boom');
+    expect(text).toContain('INSERT_ONLY: updates are not seen, nor rows inserted with a key below the watermark; deletes are not seen (delete_detection is off)');
+    expect(text).toContain('90 (0 changed, 0 re-read)');
     await expect(withClient(meta, (c) => collectStatus(c, 'nope'))).rejects.toThrow('job "nope" not found');
   });
 });

@@ -90,16 +90,28 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(t.rows[0].last_synced_at).toBeInstanceOf(Date);
     });
 
-    it('a primary_key that is not unique at the source loses no key across batch edges', async () => {
+    it('a primary_key that is not unique at the source fails the batch naming the keys; allow_duplicate_keys keeps every row', async () => {
       await f.source(`CREATE TABLE nonuniq (grp int NOT NULL, v text)`);
       await f.source(`INSERT INTO nonuniq SELECT g / 3, 'v' || g FROM generate_series(0, 29) g`); // 10 groups of 3
       await f.redshift(`CREATE TABLE ${f.target.schema}.nonuniq (grp INTEGER, v VARCHAR(10))`);
-      await f.addTable({ source: 'nonuniq', mode: 'INSERT_ONLY', primaryKey: 'grp', rowLimit: 4, chunkSize: 2 });
+      const tid = await f.addTable({ source: 'nonuniq', mode: 'INSERT_ONLY', primaryKey: 'grp', rowLimit: 4, chunkSize: 2 });
       const r = await f.sync({ table: 'nonuniq' });
-      expect(r.ok, JSON.stringify(r)).toBe(true);
-      const got = await f.redshift(`SELECT grp, count(*)::int AS n FROM ${f.target.schema}.nonuniq GROUP BY grp ORDER BY grp`);
-      expect(got.rows).toEqual(Array.from({ length: 10 }, (_, g) => ({ grp: g, n: 1 })));
-      expect(f.logs.some((l) => l.msg === 'primary_key is not unique at the source; the target keeps one row per key' && l.table === 'public.nonuniq')).toBe(true);
+      expect(r.ok).toBe(false);
+      expect(r.tables[0]!.error).toBe(
+        'job "ins_job", table public.nonuniq: batch 1: primary_key (grp) is not unique at the source: key ("0") occurs 3 times, key ("1") occurs 3 times in this batch. ' +
+          'Keeping one row per key would drop the others; fix primary_key in the tables row, or set allow_duplicate_keys = true to keep every row (INSERT_ONLY, FULL_DATA_SYNC). ' +
+          'Nothing of it was applied; the watermark is kept.',
+      );
+      expect((await f.redshift(`SELECT count(*)::int AS n FROM ${f.target.schema}.nonuniq`)).rows[0].n).toBe(0);
+      expect((await f.meta(`SELECT max_primary_key FROM tables WHERE id = $1`, [tid])).rows[0].max_primary_key).toBeNull();
+      // Declared expected: every source row arrives, across batch edges, exactly once.
+      await f.meta(`UPDATE tables SET allow_duplicate_keys = true WHERE id = $1`, [tid]);
+      const r2 = await f.sync({ table: 'nonuniq' });
+      expect(r2.ok, JSON.stringify(r2)).toBe(true);
+      expect(await rowsText(f.redshift, `${f.target.schema}.nonuniq`, ['grp', 'v'], 'v')).toEqual(await rowsText(f.source, 'nonuniq', ['grp', 'v'], 'v'));
+      const again = await f.sync({ table: 'nonuniq' });
+      expect(again.tables[0]!.rows).toBe(0);
+      expect((await f.redshift(`SELECT count(*)::int AS n FROM ${f.target.schema}.nonuniq`)).rows[0].n).toBe(30);
     });
 
     it('many small batches give the same table as one batch', async () => {
@@ -333,13 +345,17 @@ describe(`sync engine against ${targetDescription}`, () => {
       expect(out).not.toContain('"secret"');
       expect(out).not.toContain('resynced');
       // The keyed extract: watermark, the key cursor and its steps, then one COPY per key range.
-      expect(out).toContain(`SELECT set_config('redshift_loader.wm', '["10"]', true);`);
+      expect(out).toContain(`SELECT set_config('redshift_loader.wm', '["10"]', true), set_config('redshift_loader.seen', '[]', true);`);
       expect(out).toContain(`DECLARE rl_batch_keys NO SCROLL CURSOR FOR\nSELECT "id" AS k0 FROM "public"."items"\nWHERE ("id") > `);
       expect(out).toContain('MOVE FORWARD 4 IN rl_batch_keys; FETCH FORWARD 1 FROM rl_batch_keys; -- repeated');
       expect(out).toContain('every 5th key, 4 files for a full batch');
       expect(out).toContain(`WHERE rn % '<rows per file>' = 0 OR is_last ORDER BY rn;`);
       expect(out).toContain('on 2 sessions sharing this snapshot');
-      expect(out).toMatch(/set_config\('redshift_loader\.lo', '\["10"\]', true\), set_config\('redshift_loader\.hi', '\["<last id of the file>"\]', true\);/);
+      expect(out).toMatch(/set_config\('redshift_loader\.lo', '\["10"\]', true\), set_config\('redshift_loader\.hi', '\["<last id of the file>"\]', true\), set_config\('redshift_loader\.seen', '\[\]', true\);/);
+      // The batch is checked before it is merged: every row loaded, keys unique and not NULL.
+      expect(out).toContain('SELECT pg_last_copy_count(); -- must equal the rows extracted');
+      expect(out).toContain(`GROUP BY "id"\n) d WHERE n > 1 OR "id" IS NULL`);
+      expect(out).toMatch(/BEGIN;\nLOCK "[^"]+"\."items";\nDELETE FROM/);
       expect(out).toMatch(/COPY \(SELECT "id", "name", "added"\nFROM "public"\."items"\nWHERE \("id"\) > /);
       expect(out).toContain('MANIFEST');
       // Nothing happened anywhere.

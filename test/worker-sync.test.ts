@@ -19,7 +19,7 @@ async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 45_00
 /** Starts `redshift-loader worker` as a real process; resolves once `line` appears in its log. */
 function spawnWorker(f: SyncFixture, extraEnv: Record<string, string>): { child: ChildProcess; lines: string[]; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker'], {
-    env: { ...process.env, ...f.target.env, DATABASE_URL: f.metaUrl, LOG_LEVEL: 'info', WORKER_TICK_SECONDS: '1', SYNC_DB_EVENTS_FREQUENCY: '1', UPDATED_KEY_OVERLAP_SECONDS: '0', ...extraEnv } as NodeJS.ProcessEnv,
+    env: { ...process.env, ...f.target.env, DATABASE_URL: f.metaUrl, LOG_LEVEL: 'info', WORKER_TICK_SECONDS: '1', SYNC_DB_EVENTS_FREQUENCY: '1', ...extraEnv } as NodeJS.ProcessEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -49,7 +49,7 @@ describe('worker with the real sync engine', () => {
     await f.redshift(`CREATE TABLE ${f.target.schema}.live (id INTEGER, v VARCHAR(10), updated_at TIMESTAMPTZ)`);
     await f.addTable({ source: 'live', mode: 'INSERT_AND_UPDATE', primaryKey: 'id', updatedKey: 'updated_at' });
     const ev = await f.meta(`INSERT INTO schedule_events (job_id, frequency) VALUES ($1, 1) RETURNING id`, [f.jobId]);
-    const env = loadEnv({ ...f.target.env, DATABASE_URL: f.metaUrl, WORKER_TICK_SECONDS: '1', SYNC_DB_EVENTS_FREQUENCY: '1', UPDATED_KEY_OVERLAP_SECONDS: '0' });
+    const env = loadEnv({ ...f.target.env, DATABASE_URL: f.metaUrl, WORKER_TICK_SECONDS: '1', SYNC_DB_EVENTS_FREQUENCY: '1' });
     const w = startWorker({ metadataUrl: f.metaUrl, env, log: f.log, runJob: syncRunner(f.metaUrl, env, f.log) });
     try {
       await until('first sync', async () => (await sameRows(f, 'live')).equal);

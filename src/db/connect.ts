@@ -20,6 +20,23 @@ export async function connectRedshift(url: string): Promise<pg.Client> {
   return client;
 }
 
+/**
+ * The TimeZone a session on this database gets when it does not set one (server, database
+ * and role defaults): what `now()` becomes in a `timestamp without time zone` column written
+ * by a session that did not choose a zone. Our own sessions always run in UTC, so this
+ * needs a session of its own.
+ */
+export async function defaultTimeZone(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, application_name: 'redshift-loader' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz`)).rows[0]!.tz;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function withConnection<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = await connect(url);
   try {

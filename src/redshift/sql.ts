@@ -15,8 +15,13 @@ export const ref = (t: TableRef) => qualify(t.schema, t.name);
 
 export type CopyAuth = { iamRole: string } | { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 
+/** A table, or a session's temp table by bare name. */
+export type TableOrTemp = TableRef | { name: string; temp: true };
+
+const tableSql = (t: TableOrTemp) => ('temp' in t ? quoteIdent(t.name) : ref(t));
+
 export interface CopyOptions {
-  table: TableRef | { name: string; temp: true };
+  table: TableOrTemp;
   columns: readonly string[];
   manifestUrl: string;
   auth: CopyAuth;
@@ -37,7 +42,7 @@ function authClause(auth: CopyAuth): string {
  * src/sync/encoding.ts, so NULL and '' both survive (see README, Encoding).
  */
 export function copyFromManifest(o: CopyOptions): string {
-  const target = 'temp' in o.table ? quoteIdent(o.table.name) : ref(o.table);
+  const target = tableSql(o.table);
   const lines = [
     `COPY ${target} (${quoteIdents(o.columns)})`,
     `FROM ${quoteLiteral(o.manifestUrl)}`,
@@ -80,22 +85,20 @@ export function deleteMatchingKeys(target: TableRef, staging: string, key: reado
   return `DELETE FROM ${ref(target)} USING ${quoteIdent(staging)} s WHERE ${cond}`;
 }
 
-export const ROW_NUMBER_ALIAS = '__redshift_loader_rn';
-
 /**
- * Inserts staging into the target keeping one row per key: the newest by updated key when
- * there is one (ties broken by position in the extract is not possible in SQL, so the
- * updated key decides; equal keys with equal timestamps are identical source rows).
+ * Keys that occur more than once, or hold a NULL, in a loaded batch (staging or swap
+ * table): at most 5, the most repeated first. The loader keeps one row per key, so a key
+ * that is not unique at the source would lose rows silently; this makes it an error.
  */
-export function insertDeduped(target: TableRef, staging: string, columns: readonly string[], key: readonly string[], updatedKey: string | null): string {
-  const cols = quoteIdents(columns);
-  const order = updatedKey ? `${quoteIdent(updatedKey)} DESC` : quoteIdents(key);
+export function keyProblems(table: TableOrTemp, key: readonly string[]): string {
+  if (key.length === 0) throw new Error('keyProblems needs a key');
+  const ks = quoteIdents(key);
+  const nulls = key.map((k) => `${quoteIdent(k)} IS NULL`).join(' OR ');
   return [
-    `INSERT INTO ${ref(target)} (${cols})`,
-    `SELECT ${cols} FROM (`,
-    `  SELECT ${cols}, ROW_NUMBER() OVER (PARTITION BY ${quoteIdents(key)} ORDER BY ${order}) AS ${quoteIdent(ROW_NUMBER_ALIAS)}`,
-    `  FROM ${quoteIdent(staging)}`,
-    `) d WHERE ${quoteIdent(ROW_NUMBER_ALIAS)} = 1`,
+    `SELECT ${ks}, n FROM (`,
+    `  SELECT ${ks}, COUNT(*) AS n FROM ${tableSql(table)} GROUP BY ${ks}`,
+    `) d WHERE n > 1 OR ${nulls}`,
+    `ORDER BY n DESC LIMIT 5`,
   ].join('\n');
 }
 

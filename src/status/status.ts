@@ -19,7 +19,31 @@ export interface TableStatus {
   lastSuccess: string | null;
   lastRunStatus: string | null;
   lastRunRows: number | null;
+  /** Of the last run's rows: new or changed since the run before, and read again. */
+  lastRunChanged: number | null;
+  lastRunReread: number | null;
+  /** Delete detection: `off`, or its interval with when it last ran and what it removed. */
+  deletes: string;
+  /** What this table's configuration cannot see (every case in which a change can be missed). */
+  risks: string[];
   lastError: string | null;
+}
+
+/** What a tables row's configuration can miss, in words (README: Copy modes, "What can still be missed"). */
+export function tableRisks(t: Pick<TableRow, 'copyMode' | 'deleteDetection' | 'primaryKey'>): string[] {
+  const risks: string[] = [];
+  if (t.copyMode === 'INSERT_ONLY') {
+    risks.push('INSERT_ONLY: updates are not seen, nor rows inserted with a key below the watermark');
+  }
+  if (t.copyMode !== 'FULL_DATA_SYNC' && !t.deleteDetection) risks.push('deletes are not seen (delete_detection is off)');
+  return risks;
+}
+
+function deletesText(t: TableRow, checkedAt: string | null, removed: string | null): string {
+  if (t.copyMode === 'FULL_DATA_SYNC') return 'every run (full copy)';
+  if (!t.deleteDetection) return 'off';
+  const every = t.deleteDetectionMinutes ? `every ${t.deleteDetectionMinutes} min` : 'every run';
+  return checkedAt ? `${every}; checked ${checkedAt}, removed ${removed ?? 0}` : `${every}; never checked`;
 }
 
 export async function collectStatus(db: pg.ClientBase, jobName?: string): Promise<TableStatus[]> {
@@ -40,9 +64,13 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string): Promis
     }
     try {
       for (const t of tables) {
-        const extra = await db.query<{ last_synced_at: string | null; last_error: string | null; status: string | null; rows: string | null }>(
-          `SELECT t.last_synced_at::text, t.last_error, r.status::text, r.rows::text
-           FROM tables t LEFT JOIN LATERAL (SELECT status, rows FROM sync_runs WHERE table_id = t.id ORDER BY id DESC LIMIT 1) r ON true
+        const extra = await db.query<{
+          last_synced_at: string | null; last_error: string | null; status: string | null; rows: string | null; changed: string | null; reread: string | null;
+          deletes_checked_at: string | null; deletes_removed: string | null;
+        }>(
+          `SELECT t.last_synced_at::text, t.last_error, r.status::text, r.rows::text, r.rows_changed::text AS changed, r.rows_reread::text AS reread,
+                  t.deletes_checked_at::text, t.deletes_removed::text
+           FROM tables t LEFT JOIN LATERAL (SELECT status, rows, rows_changed, rows_reread FROM sync_runs WHERE table_id = t.id ORDER BY id DESC LIMIT 1) r ON true
            WHERE t.id = $1`,
           [t.id],
         );
@@ -57,6 +85,10 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string): Promis
           lastSuccess: e.last_synced_at,
           lastRunStatus: e.status,
           lastRunRows: e.rows === null ? null : Number(e.rows),
+          lastRunChanged: e.changed === null ? null : Number(e.changed),
+          lastRunReread: e.reread === null ? null : Number(e.reread),
+          deletes: deletesText(t, e.deletes_checked_at, e.deletes_removed),
+          risks: tableRisks(t),
           lastError: e.last_error,
         });
       }
@@ -69,7 +101,7 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string): Promis
 
 function watermarkText(t: TableRow): string {
   if (t.copyMode === 'FULL_DATA_SYNC') return '-';
-  const parts = [t.maxUpdatedKey, t.maxPrimaryKey === null ? null : JSON.stringify(t.maxPrimaryKey)].filter((p): p is string => !!p);
+  const parts = [t.maxUpdatedKey, t.maxPrimaryKeyJson ?? null].filter((p): p is string => !!p);
   return parts.length ? parts.join(' ') : '(from the start)';
 }
 
@@ -102,7 +134,7 @@ async function sourceLag(src: pg.ClientBase, jobName: string, t: TableRow): Prom
 
 export function formatStatus(rows: TableStatus[]): string {
   if (rows.length === 0) return 'no tables configured\n';
-  const header = ['JOB', 'TABLE', 'MODE', 'WATERMARK', 'LAG', 'LAST SUCCESS', 'LAST RUN', 'ROWS', 'LAST ERROR'];
+  const header = ['JOB', 'TABLE', 'MODE', 'WATERMARK', 'LAG', 'LAST SUCCESS', 'LAST RUN', 'ROWS', 'DELETES', 'RISKS', 'LAST ERROR'];
   const body = rows.map((r) => [
     r.job,
     r.table + (r.disabled ? ' (disabled)' : ''),
@@ -111,10 +143,12 @@ export function formatStatus(rows: TableStatus[]): string {
     r.lag,
     r.lastSuccess ?? 'never',
     r.lastRunStatus ?? '-',
-    r.lastRunRows === null ? '-' : String(r.lastRunRows),
+    r.lastRunRows === null ? '-' : `${r.lastRunRows} (${r.lastRunChanged ?? 0} changed, ${r.lastRunReread ?? 0} re-read)`,
+    r.deletes,
+    r.risks.join('; '),
     r.lastError ? r.lastError.replace(/\s+/g, ' ').slice(0, 160) : '',
   ]);
-  const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
+  const widths = header.map((h, i) => Math.min(i === 9 ? 200 : 60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ').trimEnd();
   return [fmt(header), ...body.map(fmt)].join('\n') + '\n';
 }

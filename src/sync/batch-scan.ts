@@ -8,6 +8,7 @@ import {
   batchKeysStepSql,
   declareBatchKeysSql,
   fullBatchFileEnds,
+  keyTuple,
   planBatch,
   remainderFileCount,
   rowsPerFile,
@@ -64,6 +65,8 @@ export class BatchKeyScan {
     private readonly plan: TablePlan,
     from: Watermark,
     private readonly slices: number,
+    /** SEEN_SETTING's value for this batch (`seenSettings`). */
+    private readonly seen = '[]',
   ) {
     this.ends = fullBatchFileEnds(plan.rowLimit, plan.chunkSize, slices);
     this.lo = from;
@@ -105,7 +108,7 @@ export class BatchKeyScan {
     // handed out with their own file size (the batch's watermark setting moves there).
     const remaining = this.result.rows - (this.handedOut === 0 ? 0 : this.endOf(this.handedOut - 1));
     const files = remainderFileCount(this.result.rows, this.handedOut, this.plan.chunkSize, this.slices);
-    await this.client.query(SET_WATERMARK_SQL, [planBatch(this.plan, this.lo).settings]);
+    await this.client.query(SET_WATERMARK_SQL, [planBatch(this.plan, this.lo).settings, this.seen]);
     const keys = batchKeysFromRows(this.plan, (await this.client.query(batchKeysSql(this.plan, this.lo), [rowsPerFile(remaining, files)])).rows);
     // Fewer rows than counted only when the key is not unique: the rest were duplicates of
     // the previous file's last key, which that file holds (its range ends at the key value).
@@ -131,8 +134,7 @@ export class BatchKeyScan {
     const moved = list.length > 1 ? list[0]!.rowCount ?? 0 : 0;
     this.passed += moved + (fetched.rowCount ?? 0);
     if (fetched.rowCount === 1) {
-      const row = fetched.rows[0] as Record<string, string>;
-      this.found.push(this.plan.keysetColumns.map((_, i) => String(row[`k${i}`])));
+      this.found.push(keyTuple(this.plan, fetched.rows[0] as Record<string, unknown>));
       this.step++;
       if (this.step === this.ends.length) this.result = { rows: this.passed, last: this.found[this.found.length - 1]! };
     } else {

@@ -3,6 +3,7 @@ import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
 import { connect, connectRedshift } from '../db/connect.js';
 import { redactText } from '../log.js';
+import { keyProblems } from '../redshift/sql.js';
 import { selectColumns } from '../setup/ddl.js';
 import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
 import { compressionFromEnv } from './compress.js';
@@ -14,6 +15,7 @@ import {
   OPEN_TRANSACTIONS_SQL,
   SET_FILE_BOUNDS_SQL,
   SET_WATERMARK_SQL,
+  SNAPSHOT_XIDS_SQL,
   batchKeysSql,
   batchKeysStepSql,
   batchRowsPerFile,
@@ -22,8 +24,10 @@ import {
   planBatch,
   planFile,
   planTable,
+  seenSettings,
   watermarkFromRow,
 } from './plan.js';
+import { hasRowXmin, sourceRelation } from './catalog.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -60,7 +64,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           const all = await sourceColumnsForDrift(src, t.sourceSchema, t.sourceName);
           if (all.length === 0) throw new Error(`${where}: source table ${name} not found`);
           const columns = selectColumns(all, t, where);
-          const plan = planTable(t, columns, { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
+          let plan = planTable(t, columns, { rowLimit: env.IMPORT_ROW_LIMIT, chunkSize: env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
           const keyed = plan.keysetColumns.length > 0;
           const perFile = batchRowsPerFile(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES);
           const ends = fullBatchFileEnds(plan.rowLimit, plan.chunkSize, env.REDSHIFT_SLICES);
@@ -87,13 +91,19 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
             out.push(`-- (schema drift not checked: cannot connect to Redshift: ${rsError})`);
           }
           const wm = watermarkFromRow(resync ? { ...t, maxPrimaryKey: null, maxUpdatedKey: null } : t, plan, job.name);
+          if (plan.mode === 'INSERT_AND_UPDATE' && !resync && t.watermarkSnapshot) {
+            const rel = await sourceRelation(src, t.sourceSchema, t.sourceName);
+            if (rel && hasRowXmin(rel)) plan = { ...plan, seen: t.watermarkSnapshot };
+          }
           const q = planBatch(plan, wm);
+          const seen = plan.seen ? seenSettings(plan, '<xmax of the batch snapshot>') : '[]';
           if (plan.mode === 'INSERT_AND_UPDATE' && wm.updatedKey) out.push(`-- the first batch re-reads ${env.UPDATED_KEY_OVERLAP_SECONDS} s below the watermark (late commits)`);
+          if (plan.seen) out.push('-- rows the previous run had already read are skipped: they lie in its key range and were committed before its first snapshot (the NOT (...) condition below)', `${SNAPSHOT_XIDS_SQL};`);
           out.push(
             '-- on the source, per batch:',
             'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;',
             plan.mode === 'INSERT_AND_UPDATE' ? `${OPEN_TRANSACTIONS_SQL};` : '',
-            withParams(SET_WATERMARK_SQL, [q.settings]),
+            withParams(SET_WATERMARK_SQL, [q.settings, seen]),
           );
           if (keyed) {
             const file = planFile(plan, wm, plan.keysetColumns.map((c) => `<last ${c} of the file>`));
@@ -108,7 +118,7 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
                 ? `-- files are extracted on ${env.EXTRACT_SESSIONS} sessions sharing this snapshot (the scanning session joins when the scan is done): SELECT pg_export_snapshot(); then on each other session: BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '<id>';`
                 : '',
               '-- per file, on its session: its key bounds (the previous file\'s last key, or the watermark), then its COPY',
-              withParams(SET_FILE_BOUNDS_SQL, [file.lo, file.hi]),
+              withParams(SET_FILE_BOUNDS_SQL, [file.lo, file.hi, seen]),
               `${file.copySql};`,
             );
           } else {
@@ -119,7 +129,14 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           if (plan.mode === 'FULL_DATA_SYNC') {
             out.push(...load.prepareSwapStatements(plan).map((s) => `${s};`), `${load.fullSyncBatchStatement(plan, manifest, auth, compression)};`, '-- after the last batch, one transaction renames the swap table in, carrying owner and grants');
           } else {
-            out.push(...load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth, compression).map((s) => `${s};`));
+            const st = load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth, compression);
+            out.push(
+              ...st.stage.map((s) => `${s};`),
+              `SELECT pg_last_copy_count(); -- must equal the rows extracted, else the batch stops`,
+              ...(t.allowDuplicateKeys ? [] : [`${keyProblems({ name: 'rl_stage_<random>', temp: true }, plan.primaryKey)}; -- must return nothing, else the batch stops naming the keys`]),
+              ...st.merge.map((s) => `${s};`),
+              ...st.cleanup.map((s) => `${s};`),
+            );
             if (t.deleteDetection) out.push('-- after the last batch: delete detection compares key sets in ranges and deletes target rows whose key is gone');
           }
         } catch (err) {

@@ -3,28 +3,40 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
-import { connect, connectRedshift } from '../db/connect.js';
+import { connect, connectRedshift, defaultTimeZone } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
+import { qualify } from '../sql/quote.js';
 import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
 import { compressionFromEnv } from './compress.js';
 import { BatchKeyScan, type KeyRange, type ScannedBatch } from './batch-scan.js';
+import { hasRowXmin, sourceRelation } from './catalog.js';
 import { FileQueue, extractFilesToS3, extractToS3, type ExtractFilesOptions, type ExtractResult, type FileExtract } from './extract.js';
 import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
 import {
+  NullKeyError,
   OPEN_TRANSACTIONS_SQL,
+  PlanError,
   SET_FILE_BOUNDS_SQL,
+  SET_OVERLAP_SQL,
   SET_WATERMARK_SQL,
+  SNAPSHOT_XIDS_SQL,
+  batchRowsPerFile,
+  capQuery,
   durableWatermark,
+  isWallClockType,
+  nullKeySql,
+  overlapCountSettings,
+  overlapCountSql,
   planBatch,
   planFile,
   planTable,
-  batchRowsPerFile,
+  seenSettings,
   tupleToWatermark,
   watermarkFromRow,
   type TablePlan,
@@ -44,7 +56,14 @@ export interface SyncDeps {
 export interface TableResult {
   table: string;
   ok: boolean;
+  /** Rows extracted and merged (changed + reread). */
   rows: number;
+  /** Rows new or changed since the previous run. */
+  changed: number;
+  /** Rows of the overlap window read again although an earlier run had loaded them. */
+  reread: number;
+  /** Target rows removed by delete detection (null: it did not run). */
+  deleted: number | null;
   batches: number;
   error?: string;
 }
@@ -130,7 +149,8 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   const s3 = deps.s3 ?? createS3Client(deps.env);
   let s3RunPrefix: string | null = null;
   let bucket: string | null = null;
-  const progress = { rows: 0, bytes: 0, files: 0, batches: 0 };
+  const progress = { rows: 0, changed: 0, reread: 0, bytes: 0, files: 0, batches: 0 };
+  let deleted: number | null = null;
   let plan: TablePlan | null = null;
   try {
     // The run row comes first, so every attempt (even one that fails on configuration) has one.
@@ -147,8 +167,12 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     conns.redshift = await connectRedshift(destUrl).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
+    const rel = await sourceRelation(conns.source, table.sourceSchema, table.sourceName);
+    if (!rel) throw new Error(`${where}: source table ${name} not found`);
+    if (!rel.populated) {
+      throw new Error(`${where}: materialized view ${name} has never been populated at the source, so it cannot be read: run REFRESH MATERIALIZED VIEW ${qualify(table.sourceSchema, table.sourceName)} there (or disable this table)`);
+    }
     const allColumns = await sourceColumnsForDrift(conns.source, table.sourceSchema, table.sourceName);
-    if (allColumns.length === 0) throw new Error(`${where}: source table ${name} not found`);
     const columns = selectColumns(allColumns, table, where);
     plan = planTable(table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
     // Schema drift: new columns are added to the target (and the table resynced to backfill
@@ -160,42 +184,73 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
       table,
       jobName: job.name,
       log,
-      onResync: async () => {
-        await db.query('UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL WHERE id = $1', [table.id]);
-      },
+      onResync: () => meta.resetWatermark(db, table.id),
     });
     if (drift.resync) {
-      table = { ...table, maxPrimaryKey: null, maxUpdatedKey: null };
+      table = { ...table, maxPrimaryKey: null, maxPrimaryKeyJson: null, maxUpdatedKey: null, watermarkSnapshot: null };
       log.warn({ statements: drift.statements }, 'schema drift: new column(s) added to the target; resyncing the table to backfill them');
     }
     await load.checkTarget(conns.redshift, plan, where);
     const stored = watermarkFromRow(table, plan, job.name);
     s3RunPrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/run-${runId}-${randomBytes(3).toString('hex')}`;
-    log.info({ mode: plan.mode, watermark: stored, rowLimit: plan.rowLimit }, 'table sync started');
+
+    // INSERT_AND_UPDATE: the time base of the updated key (for the late-commit cap), and what
+    // the previous run had already read (rows this run need not read again).
+    let zone: string | null = null;
+    if (plan.mode === 'INSERT_AND_UPDATE') {
+      if (isWallClockType(plan.updatedKeyType)) zone = await writersTimeZone(conns.source, sourceUrl, table, where);
+      const seen = table.watermarkSnapshot;
+      if (hasRowXmin(rel) && seen && seen.upTo.length === plan.keysetColumns.length) plan = { ...plan, seen };
+    }
+    if (plan.mode === 'INSERT_AND_UPDATE' && table.allowDuplicateKeys) {
+      throw new PlanError(`${where}: allow_duplicate_keys needs copy_mode INSERT_ONLY or FULL_DATA_SYNC: with an updated key, the rows of one key can fall into different batches and replace each other`);
+    }
+    log.info({ mode: plan.mode, watermark: stored, rowLimit: plan.rowLimit, skipsSeenRows: !!plan.seen, updatedKeyTimeZone: zone }, 'table sync started');
 
     // Where this run reads from: the stored watermark, minus the overlap window for
     // INSERT_AND_UPDATE (rows committed late with an older updated_key).
+    // A date updated key is re-read from the start of its day at least: a change later that
+    // day keeps the date, and its key may sort before the stored one.
     let from: Watermark = stored;
     if (plan.mode === 'INSERT_AND_UPDATE' && stored.updatedKey !== null) {
       const overlap = deps.env.UPDATED_KEY_OVERLAP_SECONDS;
-      from = overlap > 0 ? { updatedKey: await meta.normalizeTimestamp(db, stored.updatedKey, overlap), primaryKey: null } : stored;
+      if (overlap > 0) from = { updatedKey: await meta.normalizeTimestamp(db, stored.updatedKey, overlap), primaryKey: null };
+      else if (plan.updatedKeyType === 'date') from = { updatedKey: stored.updatedKey, primaryKey: null };
     }
+    const runFrom = from;
+    let runXmin: string | null = null;
     let durable: Watermark = stored;
     let durableStored = meta.storedOf(table);
+    let rereadLeft: number | null = null;
     if (plan.mode === 'FULL_DATA_SYNC') {
       for (const s of load.prepareSwapStatements(plan)) await conns.redshift.query(s);
     }
     for (let batch = 1; ; batch++) {
       if (deps.signal?.aborted) throw new SyncAbortedError();
-      const r = await runBatch({ deps, log, conns: conns as Connections, plan, from, batch, s3, bucket, runPrefix: s3RunPrefix, auth, where });
+      const r = await runBatch({
+        deps, log, conns: conns as Connections, plan, from, batch, s3, bucket, runPrefix: s3RunPrefix, auth, where, zone,
+        snapshotXids: plan.mode === 'INSERT_AND_UPDATE' && hasRowXmin(rel),
+        countOverlap: batch === 1 && plan.mode === 'INSERT_AND_UPDATE' && stored.updatedKey !== null ? stored : null,
+        allowDuplicateKeys: !!table.allowDuplicateKeys,
+      });
+      if (batch === 1) {
+        runXmin = r.snapshotXmin;
+        rereadLeft = r.overlapLoaded;
+      }
       if (r.rows === 0) break;
+      // Rows are read in key order, so the overlap window's rows come first.
+      const reread = Math.min(rereadLeft ?? 0, r.rows);
+      if (rereadLeft !== null) rereadLeft -= reread;
       progress.rows += r.rows;
+      progress.reread += reread;
+      progress.changed += r.rows - reread;
       progress.bytes += r.rawBytes;
       progress.files += r.files;
       progress.batches += 1;
       if (plan.mode !== 'FULL_DATA_SYNC') {
         const next = durableWatermark(plan, r.last, r.cap, r.lastAtOrAfterCap);
-        const ok = await meta.advanceWatermark(db, table.id, durableStored, next);
+        const seenNext = runXmin !== null ? { xmin: runXmin, from: runFrom, upTo: [r.last.updatedKey!, ...r.last.primaryKey!] } : null;
+        const ok = await meta.advanceWatermark(db, table.id, durableStored, next, seenNext);
         if (!ok) throw new Error(`${where}: the tables row's watermark was changed while syncing (a reset?); stopping this table, the next run starts from the new value`);
         durable = next;
         durableStored = meta.storedFrom(next);
@@ -206,20 +261,27 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     }
     if (plan.mode === 'FULL_DATA_SYNC') {
       if (deps.signal?.aborted) throw new SyncAbortedError();
+      if (plan.primaryKey.length > 0 && !table.allowDuplicateKeys) await load.checkKeys(conns.redshift, load.swapRef(plan.target), plan, where);
       const statements = await load.swapStatements(conns.redshift, plan);
       await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: deps.signal });
-    } else if (table.deleteDetection && !deps.signal?.aborted) {
+    } else if (table.deleteDetection && table.deletesDue !== false && !deps.signal?.aborted) {
       const d = await detectDeletes({ source: conns.source, redshift: conns.redshift, plan, log });
+      deleted = d.deleted;
+      await meta.recordDeleteCheck(db, table.id, d.deleted);
+      await meta.recordRunDeletes(db, runId, d.deleted);
       log.info({ deleted: d.deleted, ranges: d.ranges, rangesChecked: d.rangesChecked, mode: d.mode }, 'delete detection finished');
     }
     await meta.finishRun(db, runId, 'succeeded', null);
     await meta.recordTableSuccess(db, table.id);
     const seconds = (Date.now() - started) / 1000;
     log.info(
-      { rows: progress.rows, batches: progress.batches, files: progress.files, mib: mib(progress.bytes), seconds, mibPerSec: seconds > 0 ? mib(progress.bytes / seconds) : null, watermark: durable },
+      {
+        rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, files: progress.files,
+        mib: mib(progress.bytes), seconds, mibPerSec: seconds > 0 ? mib(progress.bytes / seconds) : null, watermark: durable,
+      },
       'table sync succeeded',
     );
-    return { table: name, ok: true, rows: progress.rows, batches: progress.batches };
+    return { table: name, ok: true, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches };
   } catch (err) {
     const message = redactText(err instanceof Error ? err.message : String(err));
     const full = message.startsWith(where) ? message : `${where}: ${message}`;
@@ -230,7 +292,7 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
       await conns.redshift.query('ROLLBACK').catch(() => undefined);
       await conns.redshift.query(dropTable(load.swapRef(plan.target))).catch(() => undefined);
     }
-    return { table: name, ok: false, rows: progress.rows, batches: progress.batches, error: full };
+    return { table: name, ok: false, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, error: full };
   } finally {
     if (bucket && s3RunPrefix) await deletePrefix(s3, bucket, `${s3RunPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete S3 files'));
     await conns.source?.end().catch(() => undefined);
@@ -239,13 +301,28 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   }
 }
 
+/**
+ * The time zone in which a `timestamp`/`date` updated key is written: the table's
+ * `updated_key_time_zone`, else the source database's default TimeZone.
+ */
+async function writersTimeZone(source: pg.ClientBase, sourceUrl: string, table: TableRow, where: string): Promise<string> {
+  const zone = table.updatedKeyTimeZone?.trim();
+  if (!zone) return defaultTimeZone(sourceUrl);
+  try {
+    await source.query(`SELECT now() AT TIME ZONE $1::text`, [zone]);
+  } catch {
+    throw new PlanError(`${where}: updated_key_time_zone ${JSON.stringify(zone)} is not a time zone the source knows; use an IANA name such as America/New_York or UTC (or NULL for the source's default)`);
+  }
+  return zone;
+}
+
 /** The file of one key range: its bounds go to the session that copies it, then its COPY. */
-export function keyRangeFile(plan: TablePlan, range: KeyRange): FileExtract {
+export function keyRangeFile(plan: TablePlan, range: KeyRange, seen = '[]'): FileExtract {
   const f = planFile(plan, range.lo, range.hi);
   return {
     copySql: f.copySql,
     prepare: async (client) => {
-      await client.query(SET_FILE_BOUNDS_SQL, [f.lo, f.hi]);
+      await client.query(SET_FILE_BOUNDS_SQL, [f.lo, f.hi, seen]);
     },
   };
 }
@@ -256,13 +333,13 @@ export function keyRangeFile(plan: TablePlan, range: KeyRange): FileExtract {
  * copies too once the scan is done. Returns the batch's size and last key with the files.
  */
 export async function extractKeyedBatch(
-  o: Omit<ExtractFilesOptions, 'files' | 'moreClients' | 'clientReady'> & { scan: BatchKeyScan; plan: TablePlan; snapshots: SnapshotSessions; log?: Logger },
+  o: Omit<ExtractFilesOptions, 'files' | 'moreClients' | 'clientReady'> & { scan: BatchKeyScan; plan: TablePlan; snapshots: SnapshotSessions; log?: Logger; seen?: string },
 ): Promise<ScannedBatch & { extracted: ExtractResult }> {
   const more = await o.snapshots.join(o.client, o.scan.maxFiles - 1);
   const reason = o.snapshots.takeUnreported();
   if (reason) o.log?.warn({ reason }, 'cannot share the snapshot with more source sessions; extracting on one session');
   const queue = new FileQueue();
-  const scanned = o.scan.rest((range) => queue.push(keyRangeFile(o.plan, range))).then(
+  const scanned = o.scan.rest((range) => queue.push(keyRangeFile(o.plan, range, o.seen))).then(
     (r) => (queue.close(), r),
     (err: unknown) => {
       queue.fail(err);
@@ -294,6 +371,13 @@ interface BatchArgs {
   runPrefix: string;
   auth: CopyAuth;
   where: string;
+  /** Writers' time zone of a `timestamp`/`date` updated key (null: timestamptz or no updated key). */
+  zone: string | null;
+  /** Read the snapshot's xmin/xmax (for the seen filter and its record). */
+  snapshotXids: boolean;
+  /** Batch 1 of an INSERT_AND_UPDATE run: count the overlap window's rows up to this stored watermark. */
+  countOverlap: Watermark | null;
+  allowDuplicateKeys: boolean;
 }
 
 interface BatchResult {
@@ -301,8 +385,13 @@ interface BatchResult {
   rawBytes: number;
   files: number;
   last: Watermark;
+  /** The open-transaction cap in the updated key's time base, and whether `last` reached it. */
   cap: string | null;
   lastAtOrAfterCap: boolean;
+  /** This batch's snapshot xmin (epoch-extended), when asked for. */
+  snapshotXmin: string | null;
+  /** Rows of the overlap window that an earlier run had loaded (null: not counted). */
+  overlapLoaded: number | null;
 }
 
 async function runBatch(a: BatchArgs): Promise<BatchResult> {
@@ -314,24 +403,38 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
   const src = conns.source;
   let n = 0;
   let last: Watermark = a.from;
+  let capInstant: string | null = null;
   let cap: string | null = null;
   let lastAtOrAfterCap = false;
+  let snapshotXmin: string | null = null;
+  let overlapLoaded: number | null = null;
   let extracted;
   // One REPEATABLE READ snapshot for the count, the open-transaction cap and the COPY.
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
+    let snapshotXmax: string | null = null;
+    if (a.snapshotXids) {
+      const x = (await src.query<{ xmin: string; xmax: string }>(SNAPSHOT_XIDS_SQL)).rows[0]!;
+      snapshotXmin = x.xmin;
+      snapshotXmax = x.xmax;
+    }
     if (plan.mode === 'INSERT_AND_UPDATE') {
       const o = await src.query<{ oldest_xact_start: string | null; hidden: number }>(OPEN_TRANSACTIONS_SQL);
-      cap = o.rows[0]!.oldest_xact_start;
+      capInstant = o.rows[0]!.oldest_xact_start;
       if (o.rows[0]!.hidden > 0 && a.batch === 1) {
         log.warn({ hidden: o.rows[0]!.hidden }, 'cannot see other sessions on the source (grant pg_read_all_stats to the source user); late commits are covered only by UPDATED_KEY_OVERLAP_SECONDS');
       }
     }
-    await src.query(SET_WATERMARK_SQL, [q.settings]);
+    const seen = seenSettings(plan, snapshotXmax);
+    await src.query(SET_WATERMARK_SQL, [q.settings, seen]);
+    if (a.countOverlap) {
+      await src.query(SET_OVERLAP_SQL, [overlapCountSettings(a.from, a.countOverlap)]);
+      overlapLoaded = Number((await src.query<{ loaded: string }>(overlapCountSql(plan, a.from, a.countOverlap))).rows[0]!.loaded);
+    }
     const keyed = plan.keysetColumns.length > 0;
     // Keyed: a cursor over the batch's keys finds its size, last key and file boundaries
     // while the other sessions already copy the files found (batch-scan.ts).
-    const scan = keyed ? new BatchKeyScan(src, plan, a.from, a.deps.env.REDSHIFT_SLICES) : null;
+    const scan = keyed ? new BatchKeyScan(src, plan, a.from, a.deps.env.REDSHIFT_SLICES, seen) : null;
     let empty: boolean;
     if (scan) {
       empty = !(await scan.first());
@@ -341,7 +444,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     }
     if (empty) {
       await src.query('COMMIT');
-      return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap };
+      return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded };
     }
     // No abort signal inside the extract: it is bounded by row_limit, and cutting a COPY TO
     // mid-stream would leave the source session busy. The abort is checked right after.
@@ -355,13 +458,14 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
         log.info({ batch: a.batch, rows: p.rows, upTo: scan ? plan.rowLimit : n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };
     if (scan) {
-      const keys = await extractKeyedBatch({ ...common, scan, plan, snapshots: conns.snapshots, log });
+      const keys = await extractKeyedBatch({ ...common, scan, plan, snapshots: conns.snapshots, log, seen });
       extracted = keys.extracted;
       n = keys.rows;
       last = tupleToWatermark(plan, keys.last);
-      if (plan.mode === 'INSERT_AND_UPDATE' && cap !== null) {
-        const c = await src.query<{ r: boolean }>('SELECT $1::timestamptz >= $2::timestamptz AS r', [last.updatedKey, cap]);
-        lastAtOrAfterCap = c.rows[0]!.r;
+      if (plan.mode === 'INSERT_AND_UPDATE' && capInstant !== null) {
+        const c = await src.query<{ cap: string; reached: boolean }>(capQuery(plan, capInstant, a.zone, last.updatedKey!));
+        cap = c.rows[0]!.cap;
+        lastAtOrAfterCap = c.rows[0]!.reached;
       }
     } else {
       extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: batchRowsPerFile(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES) });
@@ -369,41 +473,55 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     await src.query('COMMIT');
   } catch (err) {
     await src.query('ROLLBACK').catch(() => undefined);
+    if (err instanceof NullKeyError) throw new Error(await describeNullKeys(src, plan, err.column, a.where));
     throw err;
   }
   if (extracted.rows < n) {
+    // Rows the key scan counted but no file's key range held: a NULL in a key column that
+    // is not the first (a row comparison with NULL is neither inside nor outside a range).
+    for (const col of plan.keysetColumns) {
+      const c = plan.columns.find((x) => x.name === col);
+      if (c && !c.notNull && (await hasNullKey(src, plan, col))) throw new Error(await describeNullKeys(src, plan, col, a.where));
+    }
     throw new Error(`${a.where}: batch ${a.batch} extracted ${extracted.rows} rows but the snapshot counted ${n}; nothing was loaded`);
   }
   if (extracted.rows > n) {
     // Only possible when the configured key is not unique: every row of the last key was
-    // taken (none is skipped), and the merge keeps one row per key.
-    log.warn({ batch: a.batch, counted: n, extracted: extracted.rows, primaryKey: plan.primaryKey }, 'primary_key is not unique at the source; the target keeps one row per key');
+    // taken (none is skipped); the key check on Redshift then names the key.
+    log.warn({ batch: a.batch, counted: n, extracted: extracted.rows, primaryKey: plan.primaryKey }, 'primary_key is not unique at the source');
   }
   const manifestKey = `${batchPrefix}/manifest.json`;
   await putText(a.s3, a.bucket, manifestKey, JSON.stringify(manifestFor(a.bucket, extracted.files), null, 1));
   const manifestUrl = s3Url(a.bucket, manifestKey);
   const tExtract = Date.now();
   if (a.deps.signal?.aborted) throw new SyncAbortedError();
+  const batchWhere = `${a.where}: batch ${a.batch}`;
   try {
     // Redshift must have loaded every row of the files, or the batch is not applied.
-    const loadedAll = () => load.checkLoadedRows(conns.redshift, extracted.rows, `${a.where}: batch ${a.batch}`);
+    const loadedAll = () => load.checkLoadedRows(conns.redshift, extracted.rows, batchWhere);
     if (plan.mode === 'FULL_DATA_SYNC') {
       await conns.redshift.query(load.fullSyncBatchStatement(plan, manifestUrl, a.auth, compression));
       await loadedAll();
     } else {
       const staging = `rl_stage_${randomBytes(4).toString('hex')}`;
-      const statements = load.incrementalStatements(plan, staging, manifestUrl, a.auth, compression);
-      await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
+      const st = load.incrementalStatements(plan, staging, manifestUrl, a.auth, compression);
+      try {
+        for (const s of st.stage) await conns.redshift.query(s);
         await loadedAll();
-        a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
-        if (a.deps.signal?.aborted) throw new SyncAbortedError();
-      });
+        if (!a.allowDuplicateKeys) await load.checkKeys(conns.redshift, { name: staging, temp: true }, plan, batchWhere);
+        await load.runTransaction(conns.redshift, st.merge, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
+          a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
+          if (a.deps.signal?.aborted) throw new SyncAbortedError();
+        });
+      } finally {
+        for (const s of st.cleanup) await conns.redshift.query(s).catch(() => undefined);
+      }
     }
   } catch (err) {
-    if (err instanceof SyncAbortedError) throw err;
+    if (err instanceof SyncAbortedError || err instanceof load.LoadError) throw err;
     const details = await load.describeLoadErrors(conns.redshift, s3Url(a.bucket, batchPrefix));
     const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`${a.where}: batch ${a.batch} load failed: ${msg}${details ? ` -- ${details}` : ''}`);
+    throw new Error(`${batchWhere} load failed: ${msg}${details ? ` -- ${details}` : ''}`);
   }
   const seconds = (Date.now() - t0) / 1000;
   log.info(
@@ -421,5 +539,29 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     'batch loaded',
   );
   await deletePrefix(a.s3, a.bucket, `${batchPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete batch files'));
-  return { rows: n, rawBytes: extracted.rawBytes, files: extracted.files.length, last, cap, lastAtOrAfterCap };
+  return { rows: n, rawBytes: extracted.rawBytes, files: extracted.files.length, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded };
+}
+
+async function hasNullKey(src: pg.ClientBase, plan: TablePlan, column: string): Promise<boolean> {
+  const r = await src.query(nullKeySql(plan, column, 1));
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** One line that names the column, how many rows, one row's other key values, and the fixes. */
+async function describeNullKeys(src: pg.ClientBase, plan: TablePlan, column: string, where: string): Promise<string> {
+  const role = column === plan.updatedKey ? 'updated_key' : 'primary_key';
+  let count = '';
+  let example = '';
+  try {
+    const r = await src.query<Record<string, string | null>>({ text: nullKeySql(plan, column, 1001), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
+    count = r.rows.length > 1000 ? ' more than 1000 source rows' : ` ${r.rows.length} source row(s)`;
+    const others = plan.keysetColumns.filter((c) => c !== column);
+    if (r.rows[0] && others.length > 0) example = ` (e.g. the row with ${others.map((c) => `${c} = ${r.rows[0]![c] === null ? 'NULL' : r.rows[0]![c]}`).join(', ')})`;
+  } catch {
+    count = ' source rows';
+  }
+  return (
+    `${where}: ${role} column "${column}" is NULL in${count}${example}. Rows are read in key order, which cannot place a NULL, so they would never be synced: ` +
+    `set a value in those rows (and make the column NOT NULL), choose another ${role}, or use copy_mode FULL_DATA_SYNC. Nothing of this batch was loaded; the watermark is kept.`
+  );
 }

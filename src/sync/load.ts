@@ -10,19 +10,57 @@ export class LoadError extends Error {
   override name = 'LoadError';
 }
 
-/** Statements of one incremental batch, in order (also what --dry-run prints). */
-export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth, compression: Compression): string[] {
+/**
+ * One incremental batch on Redshift (also what --dry-run prints), in three parts:
+ * - `stage`: a temp table shaped like the target and the COPY into it, each statement its
+ *   own transaction (a temp table lives as long as the session);
+ * - then the checks (`checkLoadedRows`, `checkKeys`), outside any transaction;
+ * - `merge`: one transaction that takes the target's lock first (AWS's advice against error
+ *   1023: the snapshot starts at the transaction's first statement), deletes the target rows
+ *   whose keys are staged and inserts the staged rows. A 1023 retries only this part.
+ * `cleanup` drops the temp table (also after a failure).
+ *
+ * The staged keys are unique (`checkKeys` refuses duplicates) unless the table allows
+ * duplicate keys, so the insert takes every staged row.
+ */
+export interface IncrementalLoad {
+  stage: string[];
+  merge: string[];
+  cleanup: string[];
+}
+
+export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth, compression: Compression): IncrementalLoad {
   const cols = plan.columns.map((c) => c.name);
-  return [
-    'BEGIN',
-    sql.createStagingTable(staging, plan.target),
-    sql.copyFromManifest({ table: { name: staging, temp: true }, columns: cols, manifestUrl, auth, compression }),
-    sql.lockTable(plan.target),
-    sql.deleteMatchingKeys(plan.target, staging, plan.primaryKey),
-    sql.insertDeduped(plan.target, staging, cols, plan.primaryKey, plan.updatedKey),
-    sql.dropTempTable(staging),
-    'COMMIT',
-  ];
+  return {
+    stage: [sql.createStagingTable(staging, plan.target), sql.copyFromManifest({ table: { name: staging, temp: true }, columns: cols, manifestUrl, auth, compression })],
+    merge: ['BEGIN', sql.lockTable(plan.target), sql.deleteMatchingKeys(plan.target, staging, plan.primaryKey), sql.insertAll(plan.target, staging, cols), 'COMMIT'],
+    cleanup: [sql.dropTempTable(staging)],
+  };
+}
+
+/**
+ * Refuses a loaded batch whose key is not unique or holds a NULL, naming the keys: merging
+ * it would keep one row per key and drop the others without a word.
+ */
+export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, plan: Pick<TablePlan, 'primaryKey'>, where: string): Promise<void> {
+  const r = await rs.query<Record<string, string | null>>({ text: sql.keyProblems(table, plan.primaryKey), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
+  if (r.rowCount === 0) return;
+  const key = plan.primaryKey;
+  const show = (row: Record<string, string | null>) => `(${key.map((k) => (row[k] === null ? 'NULL' : JSON.stringify(row[k]))).join(', ')})`;
+  const nulls = r.rows.filter((row) => key.some((k) => row[k] === null));
+  const dups = r.rows.filter((row) => !key.some((k) => row[k] === null));
+  const parts: string[] = [];
+  if (dups.length > 0) {
+    parts.push(
+      `primary_key (${key.join(', ')}) is not unique at the source: ${dups.map((d) => `key ${show(d)} occurs ${d.n} times`).join(', ')} in this batch. ` +
+        'Keeping one row per key would drop the others; fix primary_key in the tables row, or set allow_duplicate_keys = true to keep every row (INSERT_ONLY, FULL_DATA_SYNC)',
+    );
+  }
+  if (nulls.length > 0) {
+    const cols = key.filter((k) => nulls.some((row) => row[k] === null));
+    parts.push(`primary_key column(s) ${cols.map((c) => `"${c}"`).join(', ')} hold NULL in ${nulls.reduce((s, x) => s + Number(x.n), 0)} row(s) of this batch (${nulls.map(show).join(', ')}); a NULL key can never be matched, so every later read would add the row again. Fix the rows at the source (and make the columns NOT NULL) or choose another primary_key`);
+  }
+  throw new LoadError(`${where}: ${parts.join('; ')}. Nothing of it was applied; the watermark is kept.`);
 }
 
 export const swapRef = (t: TableRef): TableRef => ({ schema: t.schema, name: suffixName(t.name, '_rl_swap') });

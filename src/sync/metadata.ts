@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { JobRow, TableRow, Watermark } from './types.js';
+import type { JobRow, SeenRecord, TableRow, Watermark } from './types.js';
 
 /** Reads and writes the metadata rows the sync engine needs. Parameterized SQL only. */
 export class MetadataError extends Error {
@@ -10,12 +10,33 @@ const JOB_COLUMNS = `id, name, source_connection_string AS "sourceConnectionStri
   destination_connection_string AS "destinationConnectionString", s3_bucket AS "s3Bucket",
   s3_prefix AS "s3Prefix", iam_role AS "iamRole", destination_schema AS "destinationSchema", enabled`;
 
+/**
+ * The key watermark is read as exact text by the metadata DB itself: each JSON element's
+ * text (a number keeps all its digits; jsonb numbers are exact), never through a
+ * JavaScript number. A bare scalar reads as a one-element tuple; an element that is not a
+ * string or a number reads as NULL (the plan then refuses the row with a clear message).
+ */
+const MAX_PRIMARY_KEY_TEXTS = `CASE WHEN max_primary_key IS NULL THEN NULL ELSE ARRAY(
+    SELECT CASE jsonb_typeof(e) WHEN 'string' THEN e #>> '{}' WHEN 'number' THEN e::text END
+    FROM jsonb_array_elements(CASE jsonb_typeof(max_primary_key) WHEN 'array' THEN max_primary_key ELSE jsonb_build_array(max_primary_key) END)
+         WITH ORDINALITY AS x(e, o) ORDER BY o) END`;
+
+/** The seen-record is used only while the watermark is still the one it was written with. */
+const VALID_WATERMARK_SNAPSHOT = `CASE WHEN NULLIF(watermark_snapshot #> '{for,pk}', 'null'::jsonb) IS NOT DISTINCT FROM max_primary_key
+       AND (watermark_snapshot #>> '{for,uk}')::timestamptz IS NOT DISTINCT FROM max_updated_key
+  THEN watermark_snapshot - 'for' END`;
+
 const TABLE_COLUMNS = `id, job_id AS "jobId", source_schema AS "sourceSchema", source_name AS "sourceName",
   destination_schema AS "destinationSchema", destination_name AS "destinationName", copy_mode::text AS "copyMode",
-  primary_key AS "primaryKey", updated_key AS "updatedKey", disabled, max_primary_key AS "maxPrimaryKey",
+  primary_key AS "primaryKey", updated_key AS "updatedKey", disabled,
+  ${MAX_PRIMARY_KEY_TEXTS} AS "maxPrimaryKey", max_primary_key::text AS "maxPrimaryKeyJson",
   max_updated_key::text AS "maxUpdatedKey", row_limit AS "rowLimit", chunk_size AS "chunkSize",
   dist_key AS "distKey", sort_keys AS "sortKeys", include_columns AS "includeColumns", exclude_columns AS "excludeColumns",
-  delete_detection AS "deleteDetection"`;
+  delete_detection AS "deleteDetection", delete_detection_minutes AS "deleteDetectionMinutes", deletes_checked_at AS "deletesCheckedAt",
+  (delete_detection AND (coalesce(delete_detection_minutes, 0) = 0 OR deletes_checked_at IS NULL
+    OR deletes_checked_at <= now() - make_interval(mins => delete_detection_minutes))) AS "deletesDue",
+  updated_key_time_zone AS "updatedKeyTimeZone", allow_duplicate_keys AS "allowDuplicateKeys",
+  ${VALID_WATERMARK_SNAPSHOT} AS "watermarkSnapshot"`;
 
 export async function getJobByName(db: pg.ClientBase, name: string): Promise<JobRow> {
   const r = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE name = $1`, [name]);
@@ -47,30 +68,43 @@ function wmParams(w: Watermark): [string | null, string | null] {
   return [w.primaryKey === null ? null : JSON.stringify(w.primaryKey), w.updatedKey];
 }
 
-/** The watermark columns exactly as stored (a hand-written `[10]` stays a number). */
+/** The watermark columns exactly as stored (a hand-written `[10]` stays a number, digit for digit). */
 export interface StoredWatermark {
-  maxPrimaryKey: unknown;
+  /** max_primary_key's JSON text. */
+  maxPrimaryKeyJson: string | null;
   maxUpdatedKey: string | null;
 }
 
-export const storedOf = (t: TableRow): StoredWatermark => ({ maxPrimaryKey: t.maxPrimaryKey, maxUpdatedKey: t.maxUpdatedKey });
+export const storedOf = (t: TableRow): StoredWatermark => ({ maxPrimaryKeyJson: t.maxPrimaryKeyJson ?? null, maxUpdatedKey: t.maxUpdatedKey });
 
-export const storedFrom = (w: Watermark): StoredWatermark => ({ maxPrimaryKey: w.primaryKey, maxUpdatedKey: w.updatedKey });
+export const storedFrom = (w: Watermark): StoredWatermark => ({ maxPrimaryKeyJson: wmParams(w)[0], maxUpdatedKey: w.updatedKey });
 
 /**
  * Stores a new watermark only if the row still holds the one this run last stored, so a
- * user's reset (both columns to NULL = resync) during a run is never overwritten.
+ * user's reset (both columns to NULL = resync) during a run is never overwritten. With it
+ * goes what the run has read so far (`seen`), tied to this very watermark: the next run
+ * uses it only while the watermark is unchanged.
  */
-export async function advanceWatermark(db: pg.ClientBase, tableId: number, expected: StoredWatermark, next: Watermark): Promise<boolean> {
-  const expPk = expected.maxPrimaryKey === null || expected.maxPrimaryKey === undefined ? null : JSON.stringify(expected.maxPrimaryKey);
-  const expUk = expected.maxUpdatedKey;
+export async function advanceWatermark(db: pg.ClientBase, tableId: number, expected: StoredWatermark, next: Watermark, seen: SeenRecord | null = null): Promise<boolean> {
   const [pk, uk] = wmParams(next);
   const r = await db.query(
-    `UPDATE tables SET max_primary_key = $2::jsonb, max_updated_key = $3::timestamptz
+    `UPDATE tables SET max_primary_key = $2::jsonb, max_updated_key = $3::timestamptz,
+       watermark_snapshot = CASE WHEN $6::jsonb IS NULL THEN NULL
+         ELSE $6::jsonb || jsonb_build_object('for', jsonb_build_object('pk', $2::jsonb, 'uk', $3::timestamptz)) END
      WHERE id = $1 AND max_primary_key IS NOT DISTINCT FROM $4::jsonb AND max_updated_key IS NOT DISTINCT FROM $5::timestamptz`,
-    [tableId, pk, uk, expPk, expUk],
+    [tableId, pk, uk, expected.maxPrimaryKeyJson, expected.maxUpdatedKey, seen === null ? null : JSON.stringify(seen)],
   );
   return r.rowCount === 1;
+}
+
+/** Sets both watermarks to NULL (a resync), and forgets what was seen. */
+export async function resetWatermark(db: pg.ClientBase, tableId: number): Promise<void> {
+  await db.query('UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL WHERE id = $1', [tableId]);
+}
+
+/** Records a finished delete detection. */
+export async function recordDeleteCheck(db: pg.ClientBase, tableId: number, removed: number): Promise<void> {
+  await db.query('UPDATE tables SET deletes_checked_at = now(), deletes_removed = $2 WHERE id = $1', [tableId, removed]);
 }
 
 /** Exact text of a stored timestamp after the round trip through the metadata DB. */
@@ -97,7 +131,7 @@ export interface RunStart {
 }
 
 export async function startRun(db: pg.ClientBase, s: RunStart): Promise<string> {
-  const pk = s.before.maxPrimaryKey === null || s.before.maxPrimaryKey === undefined ? null : JSON.stringify(s.before.maxPrimaryKey);
+  const pk = s.before.maxPrimaryKeyJson;
   const uk = s.before.maxUpdatedKey;
   const r = await db.query<{ id: string }>(
     `INSERT INTO sync_runs (job_id, table_id, copy_mode, status, max_primary_key_before, max_updated_key_before, worker_id)
@@ -108,7 +142,12 @@ export async function startRun(db: pg.ClientBase, s: RunStart): Promise<string> 
 }
 
 export interface RunProgress {
+  /** Rows extracted and merged: changed + reread. */
   rows: number;
+  /** Rows new or changed since the previous run. */
+  changed: number;
+  /** Rows read again although the previous run had loaded them (the overlap window, when it cannot tell). */
+  reread: number;
   bytes: number;
   files: number;
   batches: number;
@@ -118,9 +157,14 @@ export interface RunProgress {
 export async function updateRun(db: pg.ClientBase, runId: string, p: RunProgress): Promise<void> {
   const [pk, uk] = wmParams(p.after);
   await db.query(
-    `UPDATE sync_runs SET rows = $2, bytes = $3, files = $4, batches = $5, max_primary_key_after = $6::jsonb, max_updated_key_after = $7::timestamptz WHERE id = $1`,
-    [runId, p.rows, p.bytes, p.files, p.batches, pk, uk],
+    `UPDATE sync_runs SET rows = $2, bytes = $3, files = $4, batches = $5, max_primary_key_after = $6::jsonb, max_updated_key_after = $7::timestamptz,
+       rows_changed = $8, rows_reread = $9 WHERE id = $1`,
+    [runId, p.rows, p.bytes, p.files, p.batches, pk, uk, p.changed, p.reread],
   );
+}
+
+export async function recordRunDeletes(db: pg.ClientBase, runId: string, deleted: number): Promise<void> {
+  await db.query('UPDATE sync_runs SET rows_deleted = $2 WHERE id = $1', [runId, deleted]);
 }
 
 export async function finishRun(db: pg.ClientBase, runId: string, status: 'succeeded' | 'failed', error: string | null): Promise<void> {

@@ -1,6 +1,6 @@
 import { qualify, quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
 import { copyToStdoutSql } from './encoding.js';
-import type { CopyMode, SourceColumn, TableRow, Watermark } from './types.js';
+import type { CopyMode, SeenRecord, SourceColumn, TableRow, Watermark } from './types.js';
 
 /**
  * The extract planner: pure. From a tables row, the source catalog and a watermark it
@@ -23,10 +23,17 @@ export interface TablePlan {
   columns: SourceColumn[];
   primaryKey: string[];
   updatedKey: string | null;
+  /** format_type of the updated key (timestamptz, timestamp or date), else null. */
+  updatedKeyType: string | null;
   /** Key order of the keyset scan: updated key first (INSERT_AND_UPDATE), then the primary key. */
   keysetColumns: string[];
   rowLimit: number;
   chunkSize: number;
+  /**
+   * Set per run (INSERT_AND_UPDATE on a table or materialized view): rows the previous run
+   * had already read, which this run's scans skip (see `seenFilterSql`).
+   */
+  seen?: SeenRecord | null;
 }
 
 export interface PlanDefaults {
@@ -69,6 +76,7 @@ export function planTable(table: TableRow, columns: SourceColumn[], defaults: Pl
     columns,
     primaryKey,
     updatedKey: table.copyMode === 'INSERT_AND_UPDATE' ? updatedKey : null,
+    updatedKeyType: table.copyMode === 'INSERT_AND_UPDATE' ? byName.get(updatedKey!)!.type : null,
     keysetColumns,
     rowLimit: table.rowLimit ?? defaults.rowLimit,
     chunkSize: table.chunkSize ?? defaults.chunkSize,
@@ -80,15 +88,14 @@ export function watermarkFromRow(table: TableRow, plan: TablePlan, jobName: stri
   const where = `job "${jobName}", table ${table.sourceSchema}.${table.sourceName}`;
   if (plan.mode === 'FULL_DATA_SYNC') return { updatedKey: null, primaryKey: null };
   let pk: string[] | null = null;
-  const raw = table.maxPrimaryKey;
-  if (raw !== null && raw !== undefined) {
-    const arr = Array.isArray(raw) ? raw : [raw];
-    if (arr.length !== plan.primaryKey.length || arr.some((v) => v === null || (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint'))) {
+  const arr = table.maxPrimaryKey;
+  if (arr !== null && arr !== undefined) {
+    if (arr.length !== plan.primaryKey.length || arr.some((v) => v === null)) {
       throw new PlanError(
-        `${where}: max_primary_key ${JSON.stringify(raw)} does not match primary_key (${plan.primaryKey.join(', ')}); set it to a JSON array of ${plan.primaryKey.length} value(s) or NULL to resync`,
+        `${where}: max_primary_key ${table.maxPrimaryKeyJson ?? JSON.stringify(arr)} does not match primary_key (${plan.primaryKey.join(', ')}); set it to a JSON array of ${plan.primaryKey.length} string(s) or number(s), or NULL to resync`,
       );
     }
-    pk = arr.map(String);
+    pk = arr as string[];
   }
   const uk = plan.mode === 'INSERT_AND_UPDATE' ? table.maxUpdatedKey : null;
   return { updatedKey: uk, primaryKey: pk };
@@ -106,10 +113,17 @@ export interface BatchQuery {
 /** Per-file bounds of a batch: rows after LO (a watermark) up to and including HI (a key tuple). */
 export const LO_SETTING = 'redshift_loader.lo';
 export const HI_SETTING = 'redshift_loader.hi';
-/** Sets the batch's watermark ($1: JSON of the keyset values) for the queries that follow. */
-export const SET_WATERMARK_SQL = `SELECT set_config('${WM_SETTING}', $1, true)`;
-/** Sets one file's key bounds ($1, $2: JSON of FileQuery.lo and .hi) before its COPY. */
-export const SET_FILE_BOUNDS_SQL = `SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true)`;
+/** The seen filter's values: [xmin of the previous run, this snapshot's xmax, ...from, ...upTo]. */
+export const SEEN_SETTING = 'redshift_loader.seen';
+/**
+ * Sets the batch's watermark ($1: JSON of the keyset values) and the seen filter's values
+ * ($2, `seenSettings`) for the queries that follow.
+ */
+export const SET_WATERMARK_SQL = `SELECT set_config('${WM_SETTING}', $1, true), set_config('${SEEN_SETTING}', $2, true)`;
+/** Sets one file's key bounds ($1, $2: JSON of FileQuery.lo and .hi) and the seen values ($3) before its COPY. */
+export const SET_FILE_BOUNDS_SQL = `SELECT set_config('${LO_SETTING}', $1, true), set_config('${HI_SETTING}', $2, true), set_config('${SEEN_SETTING}', $3, true)`;
+/** The batch snapshot's xmin and xmax as epoch-extended txids (text). */
+export const SNAPSHOT_XIDS_SQL = `SELECT txid_snapshot_xmin(s)::text AS xmin, txid_snapshot_xmax(s)::text AS xmax FROM (SELECT txid_current_snapshot() AS s) x`;
 
 function settingRef(setting: string, i: number, type: string): string {
   return `(current_setting('${setting}')::jsonb ->> ${i})::${type}`;
@@ -126,22 +140,103 @@ function typeOf(plan: TablePlan, col: string): string {
  * - INSERT_AND_UPDATE with only a timestamp (after a capped or overlapped start): uk >= wm
  */
 export function keysetPredicate(plan: TablePlan, from: Watermark, setting = WM_SETTING): { sql: string | null; values: string[] } {
-  if (plan.mode === 'INSERT_AND_UPDATE') {
-    if (from.updatedKey === null) return { sql: null, values: [] };
-    const uk = plan.updatedKey!;
-    if (from.primaryKey === null) {
-      return { sql: `${quoteIdent(uk)} >= ${settingRef(setting, 0, typeOf(plan, uk))}`, values: [from.updatedKey] };
-    }
-    return { sql: tupleCompare(plan, '>', setting), values: [from.updatedKey, ...from.primaryKey] };
-  }
-  if (from.primaryKey === null || plan.primaryKey.length === 0) return { sql: null, values: [] };
-  return { sql: tupleCompare(plan, '>', setting), values: from.primaryKey };
+  const sql = plan.keysetColumns.length === 0 ? null : fromPredicate(plan, from, setting, 0);
+  return sql === null ? { sql: null, values: [] } : { sql, values: fromValues(from) };
 }
 
 /** `(keyset...) OP (setting values...)`, each value cast to its column's type. */
-function tupleCompare(plan: TablePlan, op: '>' | '<=', setting: string): string {
+function tupleCompare(plan: TablePlan, op: '>' | '<=', setting: string, offset = 0): string {
   const cols = plan.keysetColumns;
-  return `(${quoteIdents(cols)}) ${op} (${cols.map((c, i) => settingRef(setting, i, typeOf(plan, c))).join(', ')})`;
+  return `(${quoteIdents(cols)}) ${op} (${cols.map((c, i) => settingRef(setting, offset + i, typeOf(plan, c))).join(', ')})`;
+}
+
+/** The values a `from` watermark contributes to a predicate, in keyset order. */
+function fromValues(from: Watermark): string[] {
+  if (from.updatedKey === null && from.primaryKey === null) return [];
+  if (from.primaryKey === null) return [from.updatedKey!];
+  return from.updatedKey === null ? from.primaryKey : [from.updatedKey, ...from.primaryKey];
+}
+
+/** `from`'s predicate reading its values from `setting` at `offset` (null: from the start). See `keysetPredicate`. */
+function fromPredicate(plan: TablePlan, from: Watermark, setting: string, offset: number): string | null {
+  if (plan.mode === 'INSERT_AND_UPDATE') {
+    if (from.updatedKey === null) return null;
+    if (from.primaryKey === null) return `${quoteIdent(plan.updatedKey!)} >= ${settingRef(setting, offset, typeOf(plan, plan.updatedKey!))}`;
+    return tupleCompare(plan, '>', setting, offset);
+  }
+  return from.primaryKey === null ? null : tupleCompare(plan, '>', setting, offset);
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * The row's inserting transaction id (xmin, 32 bits) extended with its epoch, relative to
+ * `ref`, the current snapshot's xmax: the unique value below `ref` with those low 32 bits.
+ * Every unfrozen row we can see was inserted below `ref` and within 2^31 of it, so this is
+ * exact for them; a frozen row's raw xmin may map anywhere below `ref`, which can only make
+ * it look newer (re-read, never skipped wrongly), since frozen rows are old.
+ */
+export function xmin8Sql(ref: string): string {
+  return `(${ref} - ((((${ref}) % ${TWO_32}) - xmin::text::bigint + ${TWO_32 - 1}) % ${TWO_32} + 1))`;
+}
+
+/**
+ * The seen filter: skip the rows the previous run had already read. A current row version
+ * whose key lies in the previous run's range [from, upTo] and whose xmin is below the xmin
+ * of that run's first snapshot was committed before that snapshot was taken, so every batch
+ * of that run saw it (the batches' snapshots came later), and the batch whose key range
+ * held it extracted it. Only the snapshot's xmin is trusted: a subtransaction's id is not
+ * listed in a snapshot, so "not in xip" would not mean "committed".
+ */
+export function seenFilterSql(plan: TablePlan, setting = SEEN_SETTING): string | null {
+  const seen = plan.seen;
+  if (!seen) return null;
+  const from = fromPredicate(plan, seen.from, setting, 2);
+  const upTo = tupleCompare(plan, '<=', setting, 2 + fromValues(seen.from).length);
+  const ref = `(current_setting('${setting}')::jsonb ->> 1)::bigint`;
+  const old = `${xmin8Sql(ref)} < (current_setting('${setting}')::jsonb ->> 0)::bigint`;
+  return `NOT (${[from, upTo, old].filter((c): c is string => c !== null).join(' AND ')})`;
+}
+
+/** The JSON for SEEN_SETTING given this batch's snapshot xmax (`[]` when there is no filter). */
+export function seenSettings(plan: TablePlan, snapshotXmax: string | null): string {
+  const seen = plan.seen;
+  if (!seen) return '[]';
+  if (snapshotXmax === null) throw new Error('seenSettings: the seen filter needs the snapshot xmax');
+  return JSON.stringify([seen.xmin, snapshotXmax, ...fromValues(seen.from), ...seen.upTo]);
+}
+
+export const OVERLAP_SETTING = 'redshift_loader.overlap';
+/** Sets `overlapCountSql`'s values ($1: `overlapCountSettings`). */
+export const SET_OVERLAP_SQL = `SELECT set_config('${OVERLAP_SETTING}', $1, true)`;
+
+/**
+ * The overlap window of a run: the rows after `from` (the run's start) up to the stored
+ * watermark `stored`, which an earlier run had loaded unless they changed since. Counted in
+ * the run's first snapshot so logs and sync_runs can tell re-read rows from changed ones:
+ * `n` rows of the window will be read (the seen filter applied), of which `loaded` are
+ * older than the previous run's first snapshot (only meaningful with a seen filter; without
+ * one, all `n` count as re-read). Reads OVERLAP_SETTING as [...from, ...stored] and the
+ * seen values from SEEN_SETTING.
+ */
+export function overlapCountSql(plan: TablePlan, from: Watermark, stored: Watermark): string {
+  const src = qualify(plan.source.schema, plan.source.name);
+  const lower = fromPredicate(plan, from, OVERLAP_SETTING, 0);
+  const off = fromValues(from).length;
+  // A capped watermark (no key part) means "updated_key >= cap": rows before the cap were loaded.
+  const upper =
+    stored.primaryKey === null
+      ? `${quoteIdent(plan.updatedKey!)} < ${settingRef(OVERLAP_SETTING, off, typeOf(plan, plan.updatedKey!))}`
+      : tupleCompare(plan, '<=', OVERLAP_SETTING, off);
+  const conds = [lower, upper, seenFilterSql(plan)].filter(Boolean).join(' AND ');
+  const loaded = plan.seen
+    ? `count(*) FILTER (WHERE ${xmin8Sql(`(current_setting('${SEEN_SETTING}')::jsonb ->> 1)::bigint`)} < (current_setting('${SEEN_SETTING}')::jsonb ->> 0)::bigint)`
+    : 'count(*)';
+  return `SELECT count(*)::bigint AS n, ${loaded}::bigint AS loaded FROM ${src} WHERE ${conds}`;
+}
+
+export function overlapCountSettings(from: Watermark, stored: Watermark): string {
+  return JSON.stringify([...fromValues(from), ...fromValues(stored)]);
 }
 
 /** A keyset tuple (text values, keyset order) as a watermark. */
@@ -156,6 +251,12 @@ export interface FileQuery {
   copySql: string;
 }
 
+/** The conditions of a keyed scan after `from` (the keyset predicate, then the seen filter). */
+function scanConditions(plan: TablePlan, from: Watermark, setting: string): string[] {
+  const pred = keysetPredicate(plan, from, setting);
+  return [pred.sql, seenFilterSql(plan)].filter((c): c is string => c !== null);
+}
+
 /**
  * One file of a keyed batch: the rows after `lo` up to and including the key tuple `hi`,
  * in the batch's snapshot. Postgres cuts the files, so nothing scans the CSV, every file
@@ -163,10 +264,9 @@ export interface FileQuery {
  */
 export function planFile(plan: TablePlan, lo: Watermark, hi: string[]): FileQuery {
   const src = qualify(plan.source.schema, plan.source.name);
-  const lower = keysetPredicate(plan, lo, LO_SETTING);
-  const conds = [lower.sql, tupleCompare(plan, '<=', HI_SETTING)].filter((c): c is string => c !== null);
+  const conds = [...scanConditions(plan, lo, LO_SETTING), tupleCompare(plan, '<=', HI_SETTING)];
   const copySql = copyToStdoutSql(`SELECT ${selectList(plan)}\nFROM ${src}\nWHERE ${conds.join('\n  AND ')}`);
-  return { lo: JSON.stringify(lower.values), hi: JSON.stringify(hi), copySql };
+  return { lo: JSON.stringify(keysetPredicate(plan, lo).values), hi: JSON.stringify(hi), copySql };
 }
 
 /**
@@ -176,9 +276,9 @@ export function planFile(plan: TablePlan, lo: Watermark, hi: string[]): FileQuer
  */
 export function batchKeysSql(plan: TablePlan, from: Watermark): string {
   const src = qualify(plan.source.schema, plan.source.name);
-  const pred = keysetPredicate(plan, from);
+  const conds = scanConditions(plan, from, WM_SETTING);
   const ks = quoteIdents(plan.keysetColumns);
-  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  const where = conds.length ? `\nWHERE ${conds.join(' AND ')}` : '';
   const cols = plan.keysetColumns.map((c, i) => `${quoteIdent(c)}::text AS k${i}`).join(', ');
   return (
     `SELECT ${cols}, rn, is_last FROM (\n` +
@@ -199,10 +299,10 @@ export const BATCH_KEYS_CURSOR = 'rl_batch_keys';
  */
 export function declareBatchKeysSql(plan: TablePlan, from: Watermark): string {
   const src = qualify(plan.source.schema, plan.source.name);
-  const pred = keysetPredicate(plan, from);
+  const conds = scanConditions(plan, from, WM_SETTING);
   const ks = quoteIdents(plan.keysetColumns);
   const cols = plan.keysetColumns.map((c, i) => `${quoteIdent(c)} AS k${i}`).join(', ');
-  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  const where = conds.length ? `\nWHERE ${conds.join(' AND ')}` : '';
   return `DECLARE ${BATCH_KEYS_CURSOR} NO SCROLL CURSOR FOR\nSELECT ${cols} FROM ${src}${where}\nORDER BY ${ks}\nLIMIT ${plan.rowLimit}`;
 }
 
@@ -250,9 +350,29 @@ export interface BatchKeys {
   splits: string[][];
 }
 
+/**
+ * A key column holds NULL in a row the keyset scan reached: keyset order cannot place it
+ * (NULLs sort last, and no `>` comparison ever passes them), so the batch stops here.
+ */
+export class NullKeyError extends Error {
+  override name = 'NullKeyError';
+  constructor(readonly column: string) {
+    super(`key column "${column}" is NULL in a source row`);
+  }
+}
+
+/** A fetched key row (k0, k1, ...) as a keyset tuple; NullKeyError on a NULL. */
+export function keyTuple(plan: TablePlan, row: Record<string, unknown>): string[] {
+  return plan.keysetColumns.map((c, i) => {
+    const v = row[`k${i}`];
+    if (v === null || v === undefined) throw new NullKeyError(c);
+    return String(v);
+  });
+}
+
 /** Reads `batchKeysSql`'s result. */
 export function batchKeysFromRows(plan: TablePlan, rows: ReadonlyArray<Record<string, unknown>>): BatchKeys {
-  const tuple = (r: Record<string, unknown>) => plan.keysetColumns.map((_, i) => String(r[`k${i}`]));
+  const tuple = (r: Record<string, unknown>) => keyTuple(plan, r);
   const lastRow = rows.find((r) => r.is_last === true);
   if (!lastRow) return { rows: 0, last: [], splits: [] };
   return { rows: Number(lastRow.rn), last: tuple(lastRow), splits: rows.filter((r) => r.is_last !== true).map(tuple) };
@@ -265,7 +385,8 @@ function selectList(plan: TablePlan): string {
 export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {
   const src = qualify(plan.source.schema, plan.source.name);
   const pred = keysetPredicate(plan, from);
-  const where = pred.sql ? `\nWHERE ${pred.sql}` : '';
+  const conds = scanConditions(plan, from, WM_SETTING);
+  const where = conds.length ? `\nWHERE ${conds.join(' AND ')}` : '';
   const keyed = plan.keysetColumns.length > 0;
   const order = keyed ? `\nORDER BY ${quoteIdents(plan.keysetColumns)}` : '';
   const limit = keyed ? `\nLIMIT ${plan.rowLimit}` : '';
@@ -288,6 +409,30 @@ export const OPEN_TRANSACTIONS_SQL = `SELECT
   (SELECT count(*) FROM pg_stat_activity
     WHERE datname = current_database() AND backend_type = 'client backend' AND query = '<insufficient privilege>')::int AS hidden,
   now()::text AS snapshot_time`;
+
+/** Rows whose key `column` is NULL (at most `limit`), with the keyset's columns as text. */
+export function nullKeySql(plan: TablePlan, column: string, limit: number): string {
+  const cols = plan.keysetColumns.map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ');
+  return `SELECT ${cols} FROM ${qualify(plan.source.schema, plan.source.name)} WHERE ${quoteIdent(column)} IS NULL LIMIT ${Math.floor(limit)}`;
+}
+
+/** How an updated key's values relate to instants: timestamptz is one; timestamp and date are wall-clock values in the writers' zone. */
+export function isWallClockType(type: string | null): boolean {
+  return type !== null && !/with time zone$/.test(type);
+}
+
+/**
+ * The open-transaction cap in the updated key's own time base, and whether the batch's
+ * last updated key reached it: `cap` is the oldest open transaction's start (an instant),
+ * `zone` the writers' time zone (for timestamp and date columns). A `timestamp` column
+ * written with now() in a New York session holds New York wall time, so the cap is that
+ * instant as New York wall time, not as UTC.
+ */
+export function capQuery(plan: TablePlan, cap: string, zone: string | null, lastUpdatedKey: string): { text: string; values: string[] } {
+  const t = plan.updatedKeyType!;
+  if (!isWallClockType(t)) return { text: `SELECT c::text AS cap, $2::${t} >= c AS reached FROM (SELECT $1::timestamptz AS c) x`, values: [cap, lastUpdatedKey] };
+  return { text: `SELECT c::text AS cap, $2::${t} >= c AS reached FROM (SELECT ($1::timestamptz AT TIME ZONE $3::text)::${t} AS c) x`, values: [cap, lastUpdatedKey, zone ?? 'UTC'] };
+}
 
 /** Files per batch: about chunkSize rows each, rounded up to a multiple of the slice count. */
 export function fileCount(rows: number, chunkSize: number, slices: number): number {

@@ -26,8 +26,14 @@ export interface TableRow {
   primaryKey: string | null;
   updatedKey: string | null;
   disabled: boolean;
-  /** JSON array of the key tuple's values, text form. */
-  maxPrimaryKey: unknown;
+  /**
+   * The key watermark's values as exact text, read by the metadata DB from the stored JSON
+   * (so a number like 1234567890123456789 is never rounded through a JavaScript number).
+   * An element that is not a string or a number reads as null (and fails the plan).
+   */
+  maxPrimaryKey: Array<string | null> | null;
+  /** The stored max_primary_key JSON as text, exactly (compare-and-set, display). */
+  maxPrimaryKeyJson?: string | null;
   /** timestamptz as text (microseconds kept). */
   maxUpdatedKey: string | null;
   rowLimit: number | null;
@@ -39,6 +45,29 @@ export interface TableRow {
   excludeColumns?: string | null;
   /** Compare primary keys with the source and delete target rows gone there. */
   deleteDetection?: boolean;
+  /** Run delete detection at most this often (null: every run). */
+  deleteDetectionMinutes?: number | null;
+  deletesCheckedAt?: Date | null;
+  /** Delete detection is due on this run (by the metadata DB's clock). */
+  deletesDue?: boolean;
+  /** Writers' time zone for a `timestamp`/`date` updated key (null: the source's default). */
+  updatedKeyTimeZone?: string | null;
+  /** The key is known not to be unique: keep every row instead of failing the batch. */
+  allowDuplicateKeys?: boolean;
+  /** What the last run had already read, when it is valid for the stored watermark. */
+  watermarkSnapshot?: SeenRecord | null;
+}
+
+/**
+ * What one run read, so the next run can skip rows it had already loaded: every current row
+ * version whose key lies in [from, upTo] and whose inserting transaction id is below `xmin`
+ * (the xmin of the run's first snapshot, as an epoch-extended txid) was visible to every
+ * batch of that run, hence extracted by it (or skipped by it for the same reason).
+ */
+export interface SeenRecord {
+  xmin: string;
+  from: Watermark;
+  upTo: string[];
 }
 
 export interface SourceColumn {

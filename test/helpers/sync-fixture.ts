@@ -38,7 +38,7 @@ export async function syncFixture(prefix: string, envOverrides: Record<string, s
   const dstVar = `RL_TEST_DST_${prefix.toUpperCase()}`;
   process.env[srcVar] = source.url;
   process.env[dstVar] = target.url;
-  const env = loadEnv({ DATABASE_URL: metaUrl, ...target.env, REDSHIFT_SLICES: '2', UPDATED_KEY_OVERLAP_SECONDS: '0', ...envOverrides });
+  const env = loadEnv({ DATABASE_URL: metaUrl, ...target.env, REDSHIFT_SLICES: '2', ...envOverrides });
   const logs: Array<Record<string, unknown>> = [];
   const out = new PassThrough();
   out.on('data', (d: Buffer) => {
@@ -91,4 +91,22 @@ export async function syncFixture(prefix: string, envOverrides: Record<string, s
       s3.destroy();
     },
   };
+}
+
+/**
+ * Waits until every transaction older than now has ended on the source's server (its
+ * snapshot xmin has passed a fresh transaction id). The seen filter (plan.ts) trusts only
+ * rows older than a run's first snapshot xmin, which any open transaction on the server
+ * holds back, in any database: other test files run beside this one. Only tests that
+ * count re-read rows need this; correctness never depends on it.
+ */
+export async function quiesce(f: Pick<SyncFixture, 'source'>, timeoutMs = 30_000): Promise<void> {
+  const xid = (await f.source('SELECT txid_current()::text AS x')).rows[0].x as string;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await f.source('SELECT txid_snapshot_xmin(txid_current_snapshot()) > $1::bigint AS ok', [xid]);
+    if (r.rows[0].ok) return;
+    if (Date.now() > end) throw new Error(`quiesce: a transaction older than ${xid} is still open on the source server after ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
 }
