@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
-import { connect, connectRedshift } from '../db/connect.js';
+import { connect, connectRedshift, defaultTimeZone } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
 import { splitColumnList } from '../sql/quote.js';
 import * as meta from '../sync/metadata.js';
@@ -22,6 +22,10 @@ export interface SetupOptions {
   include?: string[];
   exclude?: string[];
   dryRun?: boolean;
+  /** Keyed tables without an updated key below this many rows become FULL_DATA_SYNC (default 100,000). */
+  fullSyncBelow?: number;
+  /** Delete detection interval (minutes) for keyed incremental tables at or over that size (default 60). */
+  deleteCheckMinutes?: number;
 }
 
 export interface TableSetupResult {
@@ -49,18 +53,19 @@ export function columnListText(cols: readonly string[]): string | null {
 }
 
 /** A standard SQL literal, for printing statements (the metadata DB runs them with parameters). */
-function literal(v: string | number | null): string {
+function literal(v: string | number | boolean | null): string {
   if (v === null) return 'NULL';
-  if (typeof v === 'number') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   return `'${v.replace(/'/g, "''")}'`;
 }
 
-const INSERT_ROW_SQL = `INSERT INTO tables (job_id, source_schema, source_name, copy_mode, primary_key, updated_key)
-VALUES ($1, $2, $3, $4::copy_mode, $5, $6)
+const INSERT_ROW_SQL = `INSERT INTO tables (job_id, source_schema, source_name, copy_mode, primary_key, updated_key,
+  updated_key_time_zone, delete_detection, delete_detection_minutes)
+VALUES ($1, $2, $3, $4::copy_mode, $5, $6, $7, $8, $9)
 ON CONFLICT (job_id, source_schema, source_name) DO NOTHING
 RETURNING id`;
 
-function printedInsert(params: Array<string | number | null>): string {
+function printedInsert(params: Array<string | number | boolean | null>): string {
   return INSERT_ROW_SQL.replace(/\$(\d+)/g, (_, i: string) => literal(params[Number(i) - 1]!)).replace(/\nRETURNING id$/, '');
 }
 
@@ -83,15 +88,16 @@ export async function setupJob(db: pg.ClientBase, job: JobRow, opts: SetupOption
   try {
     redshift = await connectRedshift(destUrl);
     const schemas = opts.schemas && opts.schemas.length > 0 ? opts.schemas : ['public'];
-    const found = await discover(source, { schemas, include: opts.include, exclude: opts.exclude });
+    const found = await discover(source, { schemas, include: opts.include, exclude: opts.exclude, fullSyncBelow: opts.fullSyncBelow, deleteCheckMinutes: opts.deleteCheckMinutes });
     const existing = new Map((await meta.listTables(db, job.id)).map((t) => [`${t.sourceSchema}.${t.sourceName}`, t]));
+    const sourceTimeZone = await defaultTimeZone(sourceUrl);
     const out: string[] = [
       `setup job "${job.name}"${opts.dryRun ? ' (dry run: nothing is changed)' : ''}: ${found.length} table(s) and view(s) in ${schemas.join(', ')}`,
     ];
     const report: SetupReport = { ok: true, output: '', tables: [], redshiftStatements: [], metadataStatements: [] };
     const schemasReady = new Set<string>();
     for (const t of found) {
-      const r = await setupTable({ db, redshift, job, t, row: existing.get(`${t.schema}.${t.name}`) ?? null, dryRun: !!opts.dryRun, schemasReady, report, out, log });
+      const r = await setupTable({ db, sourceTimeZone, redshift, job, t, row: existing.get(`${t.schema}.${t.name}`) ?? null, dryRun: !!opts.dryRun, schemasReady, report, out, log });
       report.tables.push(r);
       if (r.error) report.ok = false;
     }
@@ -110,6 +116,8 @@ export async function setupJob(db: pg.ClientBase, job: JobRow, opts: SetupOption
 
 interface TableArgs {
   db: pg.ClientBase;
+  /** The source database's default TimeZone (for the note on timestamp updated keys). */
+  sourceTimeZone: string;
   redshift: pg.Client;
   job: JobRow;
   t: DiscoveredTable;
@@ -128,12 +136,21 @@ async function setupTable(a: TableArgs): Promise<TableSetupResult> {
   const settings: DesignOverrides & { copyMode: CopyMode } = row
     ? { ...row }
     : { copyMode: t.copyMode, primaryKey: columnListText(t.primaryKey), updatedKey: t.updatedKey };
+  const sourceTz = a.sourceTimeZone;
   const result: TableSetupResult = { source: name, target: `${target.schema}.${target.name}`, copyMode: settings.copyMode, targetAction: 'exists', rowAction: 'kept' };
   out.push('', `${name} (${t.kind}) -> ${target.schema}.${target.name}: ${settings.copyMode}`);
   if (row) {
     out.push(`  tables row exists (id ${row.id}): kept as configured (primary_key ${row.primaryKey ?? 'none'}, updated_key ${row.updatedKey ?? 'none'}); watermarks untouched`);
   } else {
     out.push(`  why: ${t.reason}`);
+    if (t.updatedKey && !/with time zone$/.test(t.columns.find((c) => c.name === t.updatedKey)!.type)) {
+      out.push(
+        t.updatedKeyTimeZone
+          ? `  note: "${t.updatedKey}" holds ${t.updatedKeyTimeZone} wall time (its trigger converts the clock), so updated_key_time_zone = '${t.updatedKeyTimeZone}'`
+          : `  note: "${t.updatedKey}" has no time zone: it is read as wall time in the source's default TimeZone (${sourceTz}); if the writers set another TimeZone, set updated_key_time_zone to it`,
+      );
+    }
+    if (t.deleteDetection) out.push(`  deletes: delete detection ${t.deleteDetectionMinutes === null ? 'on every run' : `every ${t.deleteDetectionMinutes} minutes`}`);
   }
   for (const w of t.warnings) out.push(`  warning: ${w}`);
   try {
@@ -161,7 +178,9 @@ async function setupTable(a: TableArgs): Promise<TableSetupResult> {
       a.log.info({ table: name, target: result.target, dryRun: a.dryRun }, a.dryRun ? 'target table would be created' : 'target table created');
     }
     if (!row) {
-      const params: Array<string | number | null> = [job.id, t.schema, t.name, settings.copyMode, settings.primaryKey, settings.updatedKey];
+      const params: Array<string | number | boolean | null> = [
+        job.id, t.schema, t.name, settings.copyMode, settings.primaryKey, settings.updatedKey, t.updatedKeyTimeZone, t.deleteDetection, t.deleteDetectionMinutes,
+      ];
       a.report.metadataStatements.push(printedInsert(params));
       if (a.dryRun) {
         result.rowAction = 'would add';

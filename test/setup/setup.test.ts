@@ -47,7 +47,7 @@ describe(`setup against ${targetDescription}`, () => {
       ['public.Order', 'INSERT_AND_UPDATE', 'would create', 'would add'],
       ['public.audit_log', 'FULL_DATA_SYNC', 'would create', 'would add'],
       ['public.big_orders', 'FULL_DATA_SYNC', 'would create', 'would add'],
-      ['public.countries', 'INSERT_ONLY', 'would create', 'would add'],
+      ['public.countries', 'FULL_DATA_SYNC', 'would create', 'would add'],
       ['public.line_items', 'INSERT_AND_UPDATE', 'would create', 'would add'],
     ]);
     expect((await f.meta(`SELECT count(*)::int AS n FROM tables`)).rows[0].n).toBe(0);
@@ -73,7 +73,7 @@ describe(`setup against ${targetDescription}`, () => {
       ['Order', 'INSERT_AND_UPDATE', 'id', 'updated_at'],
       ['audit_log', 'FULL_DATA_SYNC', null, null],
       ['big_orders', 'FULL_DATA_SYNC', null, null],
-      ['countries', 'INSERT_ONLY', 'code', null],
+      ['countries', 'FULL_DATA_SYNC', 'code', null],
       ['line_items', 'INSERT_AND_UPDATE', 'order_id, line_no', 'modified_at'],
     ]);
     const rs = await connectRedshift(f.target.url);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTableSql, designTable, DesignError } from '../../src/setup/ddl.js';
-import { chooseCopyMode, isBookkeepingTable, matchesAnyGlob, type DiscoveredColumn } from '../../src/setup/discover.js';
+import { chooseCopyMode, clockAssignments, isBookkeepingTable, looksLikeUpdatedKey, matchesAnyGlob, updatedKeyCandidates, type DiscoveredColumn } from '../../src/setup/discover.js';
 import { constantDefault, planDrift } from '../../src/setup/drift.js';
 import { afterKeySql, bucketSummarySql, deleteKeysSql, hexSliceSql, missingAtSourceSql } from '../../src/setup/delete-detection.js';
 import { grantsSql } from '../../src/setup/grants.js';
@@ -95,19 +95,89 @@ describe('discovery choices', () => {
 
   it('chooses the copy mode from the keys found, with a reason and warnings', () => {
     const cols = [col('id', 'bigint'), col('updated_at', 'timestamp with time zone'), col('name', 'text', false)];
-    const a = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id']) });
-    expect(a).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at', updatedKeyIndexed: false });
-    expect(a.reason).toMatch(/primary key \(id\) and updated key "updated_at"/);
+    const big = { rows: 500_000, how: 'catalog' as const };
+    const a = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id']), rows: big });
+    expect(a).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at', updatedKeyIndexed: false, deleteDetection: true, deleteDetectionMinutes: 60 });
+    expect(a.reason).toMatch(/primary key \(id\) and updated key "updated_at" \(timestamp with time zone\): named like an updated-at column/);
+    expect(a.reason).toMatch(/deletes found by delete detection every 60 minutes \(about 500,000 rows by the catalog's estimate\)/);
     expect(a.warnings.join()).toMatch(/"updated_at" has no index/);
-    const b = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id', 'updated_at']) });
-    expect(b.warnings).toEqual([]);
-    const c = chooseCopyMode({ kind: 'table', columns: [col('id', 'bigint'), col('updated_at', 'text')], primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set() });
-    expect(c).toMatchObject({ copyMode: 'INSERT_ONLY', updatedKey: null });
+    const b = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(['id', 'updated_at']), rows: { rows: 10, how: 'counted' } });
+    expect(b).toMatchObject({ warnings: [], deleteDetectionMinutes: null });
+    const c = chooseCopyMode({ kind: 'table', columns: [col('id', 'bigint'), col('updated_at', 'text')], primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(), rows: big });
+    expect(c).toMatchObject({ copyMode: 'INSERT_ONLY', updatedKey: null, deleteDetection: true, deleteDetectionMinutes: 60 });
+    expect(c.warnings).toEqual([
+      'INSERT_ONLY: updates at the source are never seen (no updated-at column); deletes are found by delete detection every 60 minutes',
+      'key "id" is not fed by a sequence or identity: a row inserted with a key below the watermark (an application-chosen id, a random uuid) is never read',
+    ]);
     const d = chooseCopyMode({ kind: 'view', columns: cols, primaryKey: [], keySource: null, indexedLeading: new Set() });
     expect(d.copyMode).toBe('FULL_DATA_SYNC');
     expect(d.reason).toMatch(/view without a key/);
     const e = chooseCopyMode({ kind: 'table', columns: [col('k', 'integer'), col('modified_at', 'timestamp without time zone')], primaryKey: ['k'], keySource: 'primary key', indexedLeading: new Set(['modified_at']) });
     expect(e).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'modified_at' });
+  });
+
+  it('a keyed table without an updated-at column: FULL_DATA_SYNC under the size threshold, INSERT_ONLY with warnings at or over it', () => {
+    const cols = [col('track_id', 'integer'), col('unit_price', 'numeric(10,2)')];
+    const small = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['track_id'], keySource: 'primary key', indexedLeading: new Set(['track_id']), rows: { rows: 3503, how: 'catalog' } });
+    expect(small).toMatchObject({ copyMode: 'FULL_DATA_SYNC', deleteDetection: false, warnings: [] });
+    expect(small.reason).toBe("primary key (track_id) but no updated-at column, and about 3,503 rows by the catalog's estimate, under the 100,000-row threshold: the whole table is copied every sync, which sees every insert, update and delete");
+    const over = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['track_id'], keySource: 'primary key', indexedLeading: new Set(), rows: { rows: 3503, how: 'catalog' }, fullSyncBelow: 1000 });
+    expect(over.copyMode).toBe('INSERT_ONLY');
+    expect(over.warnings[0]).toMatch(/^INSERT_ONLY: updates at the source are never seen/);
+  });
+
+  it('a sequence-fed key column leads the keyset; a composite key without one is warned about', () => {
+    const payment = [col('payment_date', 'timestamp with time zone'), { ...col('payment_id', 'integer'), defaultExpr: "nextval('payment_payment_id_seq'::regclass)" }, col('amount', 'numeric(5,2)')];
+    const p = chooseCopyMode({ kind: 'partitioned table', columns: payment, primaryKey: ['payment_date', 'payment_id'], keySource: 'primary key', indexedLeading: new Set(['payment_date']), rows: { rows: 1e6, how: 'catalog' } });
+    expect(p).toMatchObject({ copyMode: 'INSERT_ONLY', primaryKey: ['payment_id', 'payment_date'] });
+    expect(p.reason).toMatch(/^primary key \(payment_id, payment_date\) \(declared \(payment_date, payment_id\); the sequence-fed column leads\)/);
+    expect(p.warnings.join('\n')).not.toMatch(/sequence or identity/);
+    const ident = chooseCopyMode({ kind: 'table', columns: [col('a', 'text'), { ...col('b', 'bigint'), identity: 'a' }], primaryKey: ['a', 'b'], keySource: 'primary key', indexedLeading: new Set(), rows: { rows: 1e6, how: 'catalog' } });
+    expect(ident.primaryKey).toEqual(['b', 'a']);
+    const link = chooseCopyMode({ kind: 'table', columns: [col('playlist_id', 'integer'), col('track_id', 'integer')], primaryKey: ['playlist_id', 'track_id'], keySource: 'primary key', indexedLeading: new Set(), rows: { rows: 1e6, how: 'catalog' } });
+    expect(link.warnings).toContain('no column of the key (playlist_id, track_id) is fed by a sequence or identity: rows inserted out of key order (below the watermark) are never read');
+  });
+
+  it('finds the updated key by its trigger (DVD-rental last_update, moddatetime, quoted names), by a clock default a trigger writes, then by name', () => {
+    const lastUpdated = { name: 'last_updated', functionName: 'last_updated', args: [], source: '\nBEGIN\n    NEW.last_update = CURRENT_TIMESTAMP;\n    RETURN NEW;\nEND ' };
+    const film = [col('film_id', 'integer'), col('title', 'text'), col('last_update', 'timestamp without time zone'), col('created', 'timestamp without time zone')];
+    const [c1] = updatedKeyCandidates(film, [lastUpdated], new Set());
+    expect(c1).toMatchObject({ strength: 3, column: { name: 'last_update' }, utc: false });
+    expect(c1!.evidence).toBe('trigger "last_updated" (function last_updated) sets it to CURRENT_TIMESTAMP before every UPDATE');
+    const chosen = chooseCopyMode({ kind: 'table', columns: film, primaryKey: ['film_id'], keySource: 'primary key', indexedLeading: new Set(), candidates: updatedKeyCandidates(film, [lastUpdated], new Set()), rows: { rows: 1000, how: 'catalog' } });
+    expect(chosen).toMatchObject({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'last_update', deleteDetection: true, deleteDetectionMinutes: null });
+    expect(chosen.reason).toMatch(/updated key "last_update" \(timestamp without time zone\): trigger "last_updated"/);
+    // A trigger beats a better name; quoted mixed-case names keep their case; UTC conversion is noticed.
+    const odd = [col('id', 'integer'), col('updated_at', 'timestamp with time zone'), col('Stamp', 'timestamp without time zone')];
+    const quoted = { name: 'touch', functionName: 'app.touch', args: [], source: `-- NEW.updated_at := now(); (old)\nIF NEW IS DISTINCT FROM OLD THEN NEW."Stamp" := (now() AT TIME ZONE 'utc'); END IF; RETURN NEW;` };
+    const [c2, c3] = updatedKeyCandidates(odd, [quoted], new Set());
+    expect(c2).toMatchObject({ strength: 3, column: { name: 'Stamp' }, utc: true });
+    expect(c3).toMatchObject({ strength: 1, column: { name: 'updated_at' } });
+    expect(chooseCopyMode({ kind: 'table', columns: odd, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(), candidates: [c2!, c3!] }).updatedKeyTimeZone).toBe('UTC');
+    // moddatetime(column) from contrib/spi.
+    const [m] = updatedKeyCandidates([col('id', 'integer'), col('ts', 'timestamp with time zone')], [{ name: 'mdt', functionName: 'moddatetime', args: ['ts'], source: 'moddatetime' }], new Set());
+    expect(m).toMatchObject({ strength: 3, column: { name: 'ts' } });
+    // A clock default and a trigger that writes the column some other way.
+    const dflt = [col('id', 'integer'), { ...col('stamp', 'timestamp with time zone'), defaultExpr: 'now()' }];
+    const [dd] = updatedKeyCandidates(dflt, [{ name: 'audit', functionName: 'audit', args: [], source: 'BEGIN NEW := jsonb_populate_record(NEW, jsonb_build_object(\'stamp\', clock_timestamp())); RETURN NEW; END' }], new Set());
+    expect(dd).toMatchObject({ strength: 2, column: { name: 'stamp' } });
+    // Names real schemas use, camelCase included.
+    for (const n of ['last_update', 'lastupdate', 'modified', 'date_modified', 'changed_at', 'row_updated_at', 'updatedAt', 'lastModified', 'ModifiedDate', 'last_updated_at']) {
+      expect(looksLikeUpdatedKey(n), n).toBe(true);
+    }
+    for (const n of ['created_at', 'birth_date', 'invoice_date', 'updates_count']) expect(looksLikeUpdatedKey(n), n).toBe(false);
+    expect(clockAssignments('new.x = 1; NEW.y := old.y; NEW.z = now() + interval \'1 day\';')).toEqual([{ column: 'z', expr: "now() + interval '1 day'", utc: false }]);
+  });
+
+  it('a nullable updated-at column that holds NULLs is passed over with a warning; one without NULLs is used with a warning', () => {
+    const cols = [col('id', 'integer'), col('updated_at', 'timestamp with time zone', false), col('modified', 'timestamp with time zone')];
+    const cands = updatedKeyCandidates(cols, [], new Set());
+    const skip = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(), candidates: cands, withNulls: new Set(['updated_at']) });
+    expect(skip.updatedKey).toBe('modified');
+    expect(skip.warnings[0]).toMatch(/^"updated_at" \(named like an updated-at column.*\) is not used as the updated key: it holds NULLs/);
+    const use = chooseCopyMode({ kind: 'table', columns: cols, primaryKey: ['id'], keySource: 'primary key', indexedLeading: new Set(), candidates: cands });
+    expect(use.updatedKey).toBe('updated_at');
+    expect(use.warnings).toContain('updated key "updated_at" is nullable: a row with NULL there stops the table\'s sync with an error naming the row (make the column NOT NULL)');
   });
 
   it('matches shell globs on schema.table and skips migration bookkeeping', () => {
