@@ -144,7 +144,10 @@ async function main() {
     for (const line of d.toString().split('\n')) {
       if (!line) continue;
       const l = JSON.parse(line) as Record<string, unknown>;
-      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0) say(`  worker: ${l.table} +${l.rows} rows in ${l.batches} batch(es), ${l.mib} MiB`);
+      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0) {
+        const what = Number(l.changed) > 0 || Number(l.reread) === 0 ? `+${l.changed} changed rows${Number(l.reread) > 0 ? ` (and ${l.reread} re-read)` : ''}` : `${l.reread} rows copied whole`;
+        say(`  worker: ${l.table} ${what} in ${l.batches} batch(es), ${l.mib} MiB`);
+      }
       else if (l.level === 'error' || l.level === 'warn') say(`  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`);
     }
   });

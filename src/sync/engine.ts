@@ -238,8 +238,9 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
         rereadLeft = r.overlapLoaded;
       }
       if (r.rows === 0) break;
-      // Rows are read in key order, so the overlap window's rows come first.
-      const reread = Math.min(rereadLeft ?? 0, r.rows);
+      // Rows are read in key order, so the overlap window's rows come first. FULL_DATA_SYNC
+      // reads the whole table again every run: all its rows are re-read.
+      const reread = plan.mode === 'FULL_DATA_SYNC' ? r.rows : Math.min(rereadLeft ?? 0, r.rows);
       if (rereadLeft !== null) rereadLeft -= reread;
       progress.rows += r.rows;
       progress.reread += reread;

@@ -169,6 +169,11 @@ describe('discovery choices', () => {
     expect(clockAssignments('new.x = 1; NEW.y := old.y; NEW.z = now() + interval \'1 day\';')).toEqual([{ column: 'z', expr: "now() + interval '1 day'", utc: false }]);
   });
 
+  it('an unpopulated materialized view is warned about', () => {
+    const r = chooseCopyMode({ kind: 'materialized view', columns: [col('id', 'integer')], primaryKey: [], keySource: null, indexedLeading: new Set(), unpopulated: true });
+    expect(r.warnings).toEqual(['materialized view is not populated: every sync fails until it is refreshed (REFRESH MATERIALIZED VIEW at the source)']);
+  });
+
   it('a nullable updated-at column that holds NULLs is passed over with a warning; one without NULLs is used with a warning', () => {
     const cols = [col('id', 'integer'), col('updated_at', 'timestamp with time zone', false), col('modified', 'timestamp with time zone')];
     const cands = updatedKeyCandidates(cols, [], new Set());
