@@ -49,8 +49,8 @@ export interface SyncDeps {
   s3?: S3Client;
   signal?: AbortSignal;
   workerId?: string;
-  /** Test hook: called after the COPY into staging, before COMMIT. */
-  beforeCommit?: (info: { table: string; batch: number }) => void;
+  /** Test hook: called inside the merge transaction, before COMMIT (awaited). */
+  beforeCommit?: (info: { table: string; batch: number }) => void | Promise<void>;
 }
 
 export interface TableResult {
@@ -179,7 +179,8 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     // them, recorded before the ALTER), widened varchars widened; incompatible changes stop here.
     const drift = await checkAndApplyDrift({
       redshift: conns.redshift,
-      sourceColumns: columns,
+      // Every source column: drift applies include_columns/exclude_columns itself.
+      sourceColumns: allColumns,
       target: plan.target,
       table,
       jobName: job.name,
@@ -511,7 +512,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
         await loadedAll();
         if (!a.allowDuplicateKeys) await load.checkKeys(conns.redshift, { name: staging, temp: true }, plan, batchWhere);
         await load.runTransaction(conns.redshift, st.merge, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
-          a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
+          await a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
           if (a.deps.signal?.aborted) throw new SyncAbortedError();
         });
       } finally {

@@ -51,10 +51,14 @@ describe(`schema drift against ${targetDescription}`, () => {
   });
 
   it('widens a varchar that grew at the source', async () => {
-    await f.source(`ALTER TABLE people ALTER COLUMN name TYPE varchar(30)`);
-    const r = await check('people');
-    expect(r).toEqual({ resync: false, statements: [`ALTER TABLE "${f.target.schema}"."people" ALTER COLUMN "name" TYPE VARCHAR(120)`] });
-    expect((await targetTypes('people')).name).toMatchObject({ family: 'varchar', length: 120 });
+    await f.source(`CREATE TABLE grows (id int PRIMARY KEY, name varchar(10))`);
+    await f.redshift(`CREATE TABLE ${f.target.schema}.grows (id INTEGER NOT NULL, name VARCHAR(40))`);
+    await f.addTable({ source: 'grows', mode: 'INSERT_ONLY', primaryKey: 'id' });
+    expect(await check('grows')).toEqual({ resync: false, statements: [] });
+    await f.source(`ALTER TABLE grows ALTER COLUMN name TYPE varchar(30)`);
+    const r = await check('grows');
+    expect(r).toEqual({ resync: false, statements: [`ALTER TABLE "${f.target.schema}"."grows" ALTER COLUMN "name" TYPE VARCHAR(120)`] });
+    expect((await targetTypes('grows')).name).toMatchObject({ family: 'varchar', length: 120 });
   });
 
   it('stops on an incompatible change with the column, both types and the fix', async () => {
