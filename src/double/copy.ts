@@ -259,6 +259,11 @@ function text(b: Buffer, maxBytes: number): string {
   return truncateUtf8(Buffer.from(b.toString('utf8').replace(/\u0000/g, ''), 'utf8'), maxBytes).toString('utf8');
 }
 
+/** raw_line: "Multibyte characters in the load data are replaced with a period" (r_STL_LOAD_ERRORS.html). */
+function rawLineText(b: Buffer, maxBytes: number): string {
+  return text(b, b.length).replace(/[^\u0000-\u007f]/gu, '.').slice(0, maxBytes);
+}
+
 function errorRow(filename: string, line: number, rec: RawRecord | null, colname: string, type: string, code: number, reason: string, field?: Buffer, colLength = '', position = 0): LoadErrorRow {
   return {
     filename,
@@ -267,7 +272,7 @@ function errorRow(filename: string, line: number, rec: RawRecord | null, colname
     type,
     colLength,
     position,
-    rawLine: rec ? text(rec.raw, 1024) : '',
+    rawLine: rec ? rawLineText(rec.raw, 1024) : '',
     rawField: field ? text(field, 1024) : '',
     code,
     reason: text(Buffer.from(reason), 100),
@@ -305,8 +310,13 @@ export function convertRecord(rec: RawRecord, targets: TargetColumn[], o: ValueO
   return out.join('\t') + '\n';
 }
 
-function shortType(col: TargetColumn): string {
-  return col.isSuper ? 'super' : col.typname;
+/**
+ * stl_load_errors.type is character(10): the short type name (int4, varchar, bpchar,
+ * numeric, timestamp, ...), cut to 10 characters as a cast to character(10) cuts it
+ * ('timestamptz' -> 'timestampt'; the guide lists no value for it, README Assumptions).
+ */
+export function shortType(col: Pick<TargetColumn, 'isSuper' | 'typname'>): string {
+  return (col.isSuper ? 'super' : col.typname).slice(0, 10);
 }
 
 async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], queryId: number, tbl: number, start: Date): Promise<void> {
@@ -319,7 +329,8 @@ async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], quer
   }
   await ctx.sideQuery(
     `INSERT INTO redshift_double.load_errors (userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason, is_partial, start_offset)
-     SELECT 100, 0, $1, $2::timestamp, $3, $4, u.filename, u.line_number, u.colname, u.type, u.col_length, u.position, u.raw_line, u.raw_field_value, u.err_code, u.err_reason, 0, 0
+     SELECT 100, 0, $1, $2::timestamp, $3, $4, u.filename::character(256), u.line_number, u.colname::character(127), u.type::character(10),
+            u.col_length::character(10), u.position, u.raw_line::character(1024), u.raw_field_value::character(1024), u.err_code, u.err_reason::character(100), 0, 0
      FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[], $14::text[])
        AS u(filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason)`,
     [tbl, ts, ctx.sessionPid, queryId, ...arrays],
@@ -330,7 +341,7 @@ async function writeLoadCommits(ctx: CommandContext, commits: Array<{ url: strin
   if (!commits.length) return;
   await ctx.sideQuery(
     `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format)
-     SELECT 100, $1, 0, 'streamed-file', u.f, 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
+     SELECT 100, $1, 0, 'streamed-file', u.f::character(256), 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
     [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors)],
   );
 }
