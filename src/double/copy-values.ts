@@ -98,7 +98,8 @@ function convert(field: RawField | undefined, col: TargetColumn, o: ValueOptions
       }
     }
     if (col.length !== null && bytes.length > col.length) {
-      if (col.typname === 'bpchar' && bytes.subarray(col.length).every((b) => b === 0x20)) bytes = bytes.subarray(0, col.length);
+      // excess that is only blanks is cut, not refused (r_Character_types.html)
+      if (bytes.subarray(col.length).every((b) => b === 0x20)) bytes = bytes.subarray(0, col.length);
       else if (o.truncateColumns) bytes = truncateUtf8(bytes, col.length);
       else return fail(1204, 'String length exceeds DDL length');
     }

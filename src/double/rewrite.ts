@@ -31,7 +31,7 @@ const VIEW_SET = new Set<string>(SYSTEM_VIEWS);
 /**
  * Generic rewrites applied to every statement that reaches Postgres: Redshift system
  * views live in the `redshift_double` schema; pg_last_copy_id()/pg_last_copy_count()
- * become the session's values; GETDATE()/SYSDATE/NVL/JSON_PARSE map to Postgres.
+ * become the session's values; GETDATE()/SYSDATE/NVL/LEN/JSON_PARSE map to Postgres.
  */
 export function rewriteSql(sql: string, values: SessionValues): string {
   const all = tokenize(sql);
@@ -60,6 +60,8 @@ export function rewriteSql(sql: string, values: SessionValues): string {
     else if (emptyCall && t.value === 'getdate') edits.push({ start: t.start, end: toks[i + 2]!.end, text: 'redshift_double.getdate()' });
     else if (t.value === 'sysdate' && !call) edits.push({ start: t.start, end: t.end, text: 'redshift_double.sysdate()' });
     else if (call && t.value === 'nvl') edits.push({ start: t.start, end: t.end, text: 'coalesce' });
+    // LEN: CHAR without trailing blanks, VARCHAR with them (r_LEN.html), as Postgres's length() counts
+    else if (call && t.value === 'len') edits.push({ start: t.start, end: t.end, text: 'length' });
     else if (call && t.value === 'json_parse') edits.push({ start: t.start, end: t.end, text: 'redshift_double.json_parse' });
   }
   if (edits.length === 0) return sql;

@@ -1,3 +1,4 @@
+import { excessBlanksTrigger } from './blanks.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
 import { byteCheck, type CreateTablePlan } from './ddl.js';
@@ -19,6 +20,7 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
     case 'addColumn': {
       await ctx.query(cmd.sql);
       if (cmd.column.encoding) await ctx.query(setColumnEncoding(cmd.tableText, cmd.column.name, cmd.column.encoding));
+      await ensureExcessBlanksTrigger(ctx, cmd.tableText);
       return { tag: 'ALTER TABLE' };
     }
     case 'alterType':
@@ -71,7 +73,14 @@ async function createTable(ctx: CommandContext, plan: CreateTablePlan): Promise<
   if (existed) return { tag: plan.ctas ? 'SELECT' : 'CREATE TABLE' };
   if (plan.ctas) await addByteChecks(ctx, plan.tableText);
   for (const s of recordTableMeta(plan.tableText, plan.meta, plan.like)) await ctx.query(s);
+  await ensureExcessBlanksTrigger(ctx, plan.tableText);
   return { tag: plan.ctas ? 'SELECT' : 'CREATE TABLE' };
+}
+
+/** Tables with VARCHAR columns get the trigger that cuts blanks beyond the byte limit (blanks.ts). */
+async function ensureExcessBlanksTrigger(ctx: CommandContext, tableText: string): Promise<void> {
+  const r = await ctx.query(`SELECT 1 FROM pg_attribute WHERE attrelid = ${lit(tableText)}::regclass AND attnum > 0 AND NOT attisdropped AND atttypid = 'pg_catalog.varchar'::regtype LIMIT 1`);
+  if (r.rows.length) await ctx.query(excessBlanksTrigger(tableText));
 }
 
 /** CTAS: text columns become VARCHAR(256) and every VARCHAR gets its byte CHECK. */

@@ -1,3 +1,4 @@
+import { TRAILING_BLANKS_SQL } from './blanks.js';
 import type { TableMeta } from './ddl.js';
 import { lit } from './sql-lexer.js';
 
@@ -140,6 +141,7 @@ DO $i$ BEGIN
     CREATE EVENT TRIGGER redshift_double_on_drop ON sql_drop EXECUTE FUNCTION redshift_double.on_drop();
   END IF;
 END $i$;
+${TRAILING_BLANKS_SQL}
 `;
 
 const sortTypeSql = (t: TableMeta['sortkeyType']) => (t === null ? 'NULL' : lit(t));
