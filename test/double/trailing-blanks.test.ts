@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, connect, prefix, put, rows } from './helpers.js';
+import { auth, client, connect, prefix, put, rows } from './helpers.js';
 
 /**
  * r_Character_types.html, "Significance of trailing blanks": trailing blanks in VARCHAR and
@@ -121,5 +121,10 @@ describe('Redshift double: trailing blanks in VARCHAR and CHAR comparisons', () 
     await c.query('ALTER TABLE tr ALTER COLUMN w TYPE varchar(6)');
     await c.query(`INSERT INTO tr VALUES (6, 'ééé   ')`);
     expect(await rows(c, 'SELECT w, octet_length(w) AS bytes FROM tr WHERE id = 6')).toEqual([{ w: 'ééé', bytes: 6 }]);
+  });
+
+  it('refuses to serve a template database (it would hand the changed catalog rows to every new database)', async () => {
+    const url = new URL(`postgres://x:y@${c.host}:${c.port}/template1`);
+    await expect(client(url.toString())).rejects.toThrow('the Redshift double does not serve template databases ("template1")');
   });
 });
