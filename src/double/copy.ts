@@ -261,7 +261,7 @@ function text(b: Buffer, maxBytes: number): string {
 
 /** raw_line: "Multibyte characters in the load data are replaced with a period" (r_STL_LOAD_ERRORS.html). */
 function rawLineText(b: Buffer, maxBytes: number): string {
-  return text(b, b.length).replace(/[^\u0000-\u007f]/gu, '.').slice(0, maxBytes);
+  return text(b.subarray(0, maxBytes * 4), maxBytes * 4).replace(/[^\u0000-\u007f]/gu, '.').slice(0, maxBytes);
 }
 
 function errorRow(filename: string, line: number, rec: RawRecord | null, colname: string, type: string, code: number, reason: string, field?: Buffer, colLength = '', position = 0): LoadErrorRow {
@@ -279,10 +279,17 @@ function errorRow(filename: string, line: number, rec: RawRecord | null, colname
   };
 }
 
+/** "The maximum size of a single input row from any source is 4 MB" (copy-parameters-data-source.html). */
+export const MAX_ROW_BYTES = 4 * 1024 * 1024;
+
 /** One record -> a Postgres COPY text line, or null after recording the error. */
 export function convertRecord(rec: RawRecord, targets: TargetColumn[], o: ValueOptions, fillRecord: boolean, filename: string, errors: LoadErrorRow[]): string | null {
   if (rec.error) {
     errors.push(errorRow(filename, rec.line, rec, '', '', rec.error.code, rec.error.reason));
+    return null;
+  }
+  if (rec.raw.length > MAX_ROW_BYTES) {
+    errors.push(errorRow(filename, rec.line, rec, '', '', 1216, `Input record exceeds the maximum row size of 4 MB (${rec.raw.length} bytes)`));
     return null;
   }
   if (rec.fields.length > targets.length) {
