@@ -90,6 +90,8 @@ async function resolveFiles(ctx: CommandContext, cmd: CopyCommand): Promise<Sour
       throw new RsError(`Manifest file is not in correct json format: ${cmd.from}`, 'XX000');
     }
     if (!manifest || !Array.isArray(manifest.entries)) throw new RsError(`Manifest file is not in correct json format: ${cmd.from}`, 'XX000');
+    // "Regardless of any mandatory settings, COPY will terminate if no files are found" (loading-data-files-using-manifest.html)
+    if (manifest.entries.length === 0) throw new RsError(`COPY found no files to load: the manifest '${cmd.from}' has no entries`, 'XX000');
     const out: SourceFile[] = [];
     for (const e of manifest.entries) {
       if (typeof e?.url !== 'string' || !/^s3:\/\/[^/]+\/.+/.test(e.url)) throw new RsError(`COPY with MANIFEST parameter requires full S3 path for each file (error 8001): ${String(e?.url)}`, 'XX000');
@@ -161,6 +163,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       pending = [];
       pendingLen = 0;
     };
+    let found = 0;
     for (const f of files) {
       if (ctx.cancelled()) throw new RsError(`Query (${queryId}) cancelled on user's request`, '57014');
       let body = await getObject(ctx.s3, f.bucket, f.key);
@@ -169,6 +172,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
           throw new RsError(`Manifest file entry is mandatory but the file was not found: ${f.url} (error 1212: Load file was not found)`, 'XX000');
         continue;
       }
+      found++;
       if (cmd.compression !== 'none') {
         try {
           // Every frame (zstd) or member (gzip) of the file, as Redshift reads them.
@@ -206,6 +210,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       commits.push({ url: f.url, lines, errors: errors.length - before });
       flush();
     }
+    if (found === 0) throw new RsError(`COPY found no files to load: none of the files in the manifest '${cmd.from}' exists`, 'XX000');
   };
 
   const cols = targets.map((c) => ident(c.name)).join(', ');

@@ -1,6 +1,7 @@
 import { parseCopy, type CopyCommand } from './copy-parse.js';
 import { planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
+import { checkIdentifierLengths } from './identifiers.js';
 import { significant, SqlSyntaxError, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
 import { SYSTEM_VIEWS } from './system-views.js';
 import { parseUnload, type UnloadCommand } from './unload.js';
@@ -99,6 +100,7 @@ export function classify(sql: string, values: SessionValues): Classified {
     throw e;
   }
   try {
+    checkIdentifierLengths(toks);
     return classifyTokens(sql, toks, values);
   } catch (e) {
     if (e instanceof SqlSyntaxError) throw new RsError(e.message, '42601');

@@ -5,7 +5,7 @@ import { byteCheck, type CreateTablePlan } from './ddl.js';
 import { RsError } from './errors.js';
 import type { Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
-import { alterTableMeta, recordTableMeta, setColumnEncoding } from './system-views.js';
+import { alterTableMeta, recordKeys, recordTableMeta, setColumnEncoding } from './system-views.js';
 import { runUnload } from './unload.js';
 
 /** Runs a statement the double handles itself. */
@@ -20,11 +20,17 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
     case 'addColumn': {
       await ctx.query(cmd.sql);
       if (cmd.column.encoding) await ctx.query(setColumnEncoding(cmd.tableText, cmd.column.name, cmd.column.encoding));
+      if (cmd.column.keys.length) await ctx.query(recordKeys(cmd.tableText, cmd.column.keys.map((kind) => ({ kind, columns: [cmd.column.name] }))));
       await ensureExcessBlanksTrigger(ctx, cmd.tableText);
       return { tag: 'ALTER TABLE' };
     }
+    case 'addKeys': {
+      for (const k of cmd.keys) for (const col of k.columns) await checkColumn(ctx, cmd.tableText, col);
+      await ctx.query(recordKeys(cmd.tableText, cmd.keys));
+      return { tag: 'ALTER TABLE' };
+    }
     case 'alterType':
-      return alterColumnType(ctx, cmd.tableText, cmd.column, cmd.type.varcharBytes!);
+      return alterColumnType(ctx, cmd.tableText, cmd.table, cmd.column, cmd.type.varcharBytes!);
     case 'alterMeta': {
       await ctx.query(`SELECT ${lit(cmd.tableText)}::regclass`);
       if (cmd.columnEncoding) await ctx.query(setColumnEncoding(cmd.tableText, cmd.columnEncoding.column, cmd.columnEncoding.encoding));
@@ -97,12 +103,30 @@ async function addByteChecks(ctx: CommandContext, tableText: string): Promise<vo
   }
 }
 
-/** ALTER COLUMN ... TYPE VARCHAR(n): Redshift only widens VARCHARs. */
-async function alterColumnType(ctx: CommandContext, tableText: string, column: string, bytes: number): Promise<CommandResult> {
+/** Encodings whose columns ALTER COLUMN TYPE refuses (r_ALTER_TABLE.html). */
+const FIXED_ENCODINGS = new Set(['bytedict', 'runlength', 'text255', 'text32k']);
+
+/**
+ * ALTER COLUMN ... TYPE VARCHAR(n): Redshift only widens VARCHARs, never inside a
+ * transaction block, and not on columns with a DEFAULT, BYTEDICT/RUNLENGTH/TEXT255/TEXT32K
+ * encodings or key constraints (r_ALTER_TABLE.html).
+ */
+async function alterColumnType(ctx: CommandContext, tableText: string, table: string, column: string, bytes: number): Promise<CommandResult> {
+  if (ctx.txStatus() !== 'I') throw new RsError('ALTER TABLE ALTER COLUMN cannot run inside a transaction block', '25001');
   const { columns } = await tableColumns(ctx, tableText);
   const col = columns.find((c) => c.name === column);
   if (!col) throw new RsError(`column "${column}" does not exist`, '42703');
   if (col.typname !== 'varchar') throw new RsError(`cannot alter type of column "${column}": only VARCHAR columns can be altered`, '0A000');
+  const refuse = (why: string) => new RsError(`cannot alter column "${column}" of relation "${table}": ${why} can't be altered`, '0A000');
+  if (col.hasDefault) throw refuse('columns with a default value');
+  const attr = `(SELECT attnum FROM pg_attribute WHERE attrelid = ${lit(tableText)}::regclass AND attname = ${lit(column)})`;
+  const meta = await ctx.query(
+    `SELECT (SELECT encoding FROM redshift_double.column_meta WHERE reloid = ${lit(tableText)}::regclass AND attnum = ${attr}),
+            EXISTS (SELECT 1 FROM redshift_double.key_columns WHERE reloid = ${lit(tableText)}::regclass AND attnum = ${attr})`,
+  );
+  const [encoding, keyed] = meta.rows[0]!;
+  if (encoding && FIXED_ENCODINGS.has(encoding)) throw refuse(`columns with ${encoding.toUpperCase()} encoding`);
+  if (keyed === 't') throw refuse('columns with UNIQUE, PRIMARY KEY or FOREIGN KEY constraints');
   if (col.length !== null && bytes < col.length) throw new RsError(`cannot alter column "${column}" of relation, target column size ${bytes} should be greater or equal to current maximum column size ${col.length}`, 'XX000');
   const cons = await ctx.query(
     `SELECT conname FROM pg_constraint WHERE conrelid = ${lit(tableText)}::regclass AND conname LIKE 'rsdbl\\_%'

@@ -1,5 +1,5 @@
 import { TRAILING_BLANKS_SQL } from './blanks.js';
-import type { TableMeta } from './ddl.js';
+import type { KeyConstraint, TableMeta } from './ddl.js';
 import { lit } from './sql-lexer.js';
 
 /**
@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS redshift_double.column_meta (
   attnum smallint NOT NULL,
   encoding text NOT NULL,
   PRIMARY KEY (reloid, attnum)
+);
+-- PRIMARY KEY / UNIQUE / FOREIGN KEY columns (informational in Redshift; ALTER COLUMN TYPE refuses them)
+CREATE TABLE IF NOT EXISTS redshift_double.key_columns (
+  reloid oid NOT NULL,
+  attnum smallint NOT NULL,
+  kind text NOT NULL
 );
 CREATE SEQUENCE IF NOT EXISTS redshift_double.query_id START 1000;
 CREATE TABLE IF NOT EXISTS redshift_double.load_errors (
@@ -134,6 +140,7 @@ CREATE OR REPLACE FUNCTION redshift_double.on_drop() RETURNS event_trigger LANGU
 BEGIN
   DELETE FROM redshift_double.table_meta WHERE reloid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
   DELETE FROM redshift_double.column_meta WHERE reloid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+  DELETE FROM redshift_double.key_columns WHERE reloid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
 EXCEPTION WHEN undefined_table THEN NULL;
 END $f$;
 DO $i$ BEGIN
@@ -187,7 +194,17 @@ ON CONFLICT (reloid) DO UPDATE SET
   sortkey_type = COALESCE(EXCLUDED.sortkey_type, table_meta.sortkey_type),
   backup = COALESCE(EXCLUDED.backup, table_meta.backup)`);
   for (const [col, enc] of meta.encodings) out.push(setColumnEncoding(tableText, col, enc));
+  if (meta.keys.length) out.push(recordKeys(tableText, meta.keys));
   return out;
+}
+
+/** Remembers key-constraint columns (the double does not create the constraints themselves). */
+export function recordKeys(tableText: string, keys: KeyConstraint[]): string {
+  const rel = `${lit(tableText)}::regclass::oid`;
+  const pairs = keys.flatMap((k) => k.columns.map((col) => `(${lit(col)}, ${lit(k.kind)})`));
+  return `INSERT INTO redshift_double.key_columns (reloid, attnum, kind)
+SELECT ${rel}, a.attnum, u.kind FROM (VALUES ${pairs.join(', ')}) AS u(name, kind)
+JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped`;
 }
 
 export function setColumnEncoding(tableText: string, column: string, encoding: string): string {
