@@ -31,4 +31,6 @@ export interface CommandContext {
 
 export interface CommandResult {
   tag: string;
+  /** Rows a command returns (text columns), e.g. SHOW. */
+  rows?: { columns: string[]; values: Array<Array<string | null>> };
 }

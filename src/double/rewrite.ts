@@ -1,7 +1,7 @@
 import { parseCopy, type CopyCommand } from './copy-parse.js';
 import { planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
-import { checkIdentifierLengths } from './identifiers.js';
+import { checkIdentifierLengths, foldQuotedIdentifiers } from './identifiers.js';
 import { significant, SqlSyntaxError, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
 import { SYSTEM_VIEWS } from './system-views.js';
 import { parseUnload, type UnloadCommand } from './unload.js';
@@ -13,7 +13,14 @@ import { parseUnload, type UnloadCommand } from './unload.js';
 export interface SessionValues {
   lastCopyId: number;
   lastCopyCount: number;
+  /** enable_case_sensitive_identifier as the session sees it now. */
+  caseSensitiveIdentifiers: boolean;
+  /** Its value after RESET: the user's default (ALTER USER ... SET), else off. */
+  caseSensitiveIdentifiersDefault: boolean;
 }
+
+/** The upstream custom setting that carries enable_case_sensitive_identifier (transactional, like any SET). */
+export const CASE_SETTING = 'rsdbl.enable_case_sensitive_identifier';
 
 export type Command =
   | CopyCommand
@@ -23,9 +30,15 @@ export type Command =
   | { kind: 'truncate'; sql: string }
   | { kind: 'vacuum' }
   | { kind: 'lock'; tables: string[] }
-  | { kind: 'mergeRemoveDuplicates'; target: string; source: string; sourceAlias: string | null; on: string };
+  | { kind: 'mergeRemoveDuplicates'; target: string; source: string; sourceAlias: string | null; on: string }
+  /** SET / RESET enable_case_sensitive_identifier (value null = RESET). */
+  | { kind: 'setCaseSensitive'; value: boolean | null; local: boolean }
+  | { kind: 'showCaseSensitive' }
+  /** ALTER USER u SET / RESET enable_case_sensitive_identifier. */
+  | { kind: 'userCaseSensitive'; user: string; value: boolean | null };
 
-export type Classified = { kind: 'pass'; sql: string } | { kind: 'command'; command: Command };
+/** `settings`: the statement may change session settings the double mirrors (RESET ALL, DISCARD). */
+export type Classified = { kind: 'pass'; sql: string; settings?: boolean } | { kind: 'command'; command: Command };
 
 const VIEW_SET = new Set<string>(SYSTEM_VIEWS);
 
@@ -95,6 +108,13 @@ export function classify(sql: string, values: SessionValues): Classified {
   let toks: Token[];
   try {
     toks = significant(tokenize(sql));
+    if (!values.caseSensitiveIdentifiers) {
+      const folded = foldQuotedIdentifiers(sql, toks);
+      if (folded !== sql) {
+        sql = folded;
+        toks = significant(tokenize(sql));
+      }
+    }
   } catch (e) {
     if (e instanceof SqlSyntaxError) throw new RsError(e.message, '42601');
     throw e;
@@ -111,7 +131,7 @@ export function classify(sql: string, values: SessionValues): Classified {
 function classifyTokens(sql: string, toks: Token[], values: SessionValues): Classified {
   const w = words(toks, 6);
   const rw = (s: string) => rewriteSql(s, values);
-  const pass = (): Classified => ({ kind: 'pass', sql: rw(sql) });
+  const pass = () => ({ kind: 'pass' as const, sql: rw(sql) });
   rejectUnsupportedClauses(toks);
   switch (w[0]) {
     case 'copy': {
@@ -137,7 +157,21 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
       if (w[k] === 'sequence' || w[k] === 'unlogged' || w[k] === 'type' || w[k] === 'domain' || w[k] === 'extension') throw syntaxError(toks[k]!.text);
       return pass();
     }
+    case 'set':
+    case 'reset':
+    case 'show': {
+      const c = classifySetting(toks);
+      if (c) return { kind: 'command', command: c };
+      if (w[0] === 'reset' && w[1] === 'all') return { ...pass(), settings: true };
+      return pass();
+    }
+    case 'discard':
+      return { ...pass(), settings: true };
     case 'alter': {
+      if (w[1] === 'user') {
+        const c = classifyAlterUser(toks);
+        return c ? { kind: 'command', command: c } : pass();
+      }
       if (w[1] !== 'table') return pass();
       const plan = planAlterTable(sql, rw);
       if (plan.kind === 'pass') return pass();
@@ -219,4 +253,44 @@ function classifyMerge(sql: string, toks: Token[], pass: () => Classified): Clas
   c.group();
   if (!c.done()) throw syntaxAt(c.peek());
   return pass();
+}
+
+const CASE_NAME = 'enable_case_sensitive_identifier';
+
+/** Postgres's spellings of a boolean setting; null for DEFAULT; throws on anything else. */
+function settingBool(t: Token | undefined): boolean | null {
+  const v = t?.type === 'word' || t?.type === 'string' || t?.type === 'number' ? t.value.toLowerCase() : '';
+  if (t?.type === 'word' && v === 'default') return null;
+  if (['true', 'on', 'yes', '1', 't', 'y'].includes(v)) return true;
+  if (['false', 'off', 'no', '0', 'f', 'n'].includes(v)) return false;
+  throw new RsError(`parameter "${CASE_NAME}" requires a Boolean value`, '22023');
+}
+
+/** SET [SESSION|LOCAL] enable_case_sensitive_identifier {TO|=} v, RESET ..., SHOW ... */
+function classifySetting(toks: Token[]): Command | null {
+  const c = new TokenCursor(toks, '');
+  if (c.acceptWord('show')) return c.acceptWord(CASE_NAME) && c.done() ? { kind: 'showCaseSensitive' } : null;
+  if (c.acceptWord('reset')) return c.acceptWord(CASE_NAME) && c.done() ? { kind: 'setCaseSensitive', value: null, local: false } : null;
+  c.expectWord('set');
+  const local = c.acceptWord('local');
+  if (!local) c.acceptWord('session');
+  if (!c.acceptWord(CASE_NAME)) return null;
+  if (!c.acceptWord('to') && !c.acceptOp('=')) throw syntaxAt(c.peek());
+  const value = settingBool(c.next());
+  if (!c.done()) throw syntaxAt(c.peek());
+  return { kind: 'setCaseSensitive', value, local };
+}
+
+/** ALTER USER u SET enable_case_sensitive_identifier {TO|=} v / ALTER USER u RESET enable_case_sensitive_identifier. */
+function classifyAlterUser(toks: Token[]): Command | null {
+  const c = new TokenCursor(toks, '');
+  c.expectWord('alter');
+  c.expectWord('user');
+  const user = c.ident();
+  if (c.acceptWord('reset')) return c.acceptWord(CASE_NAME) && c.done() ? { kind: 'userCaseSensitive', user, value: null } : null;
+  if (!c.acceptWord('set') || !c.acceptWord(CASE_NAME)) return null;
+  if (!c.acceptWord('to') && !c.acceptOp('=')) throw syntaxAt(c.peek());
+  const value = settingBool(c.next());
+  if (!c.done()) throw syntaxAt(c.peek());
+  return { kind: 'userCaseSensitive', user, value };
 }

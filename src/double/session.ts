@@ -25,7 +25,7 @@ import {
 } from './protocol.js';
 import { classify, type Command, type SessionValues } from './rewrite.js';
 import { splitStatements } from './sql-lexer.js';
-import { runCommand } from './statements.js';
+import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
@@ -79,7 +79,9 @@ export class Session {
    */
   private pendingCancel: Promise<void> | null = null;
   private statementId = 0;
-  readonly values: SessionValues = { lastCopyId: -1, lastCopyCount: 0 };
+  /** A statement may have changed enable_case_sensitive_identifier inside a transaction: re-read it when the transaction ends. */
+  private caseTouched = false;
+  readonly values: SessionValues = { lastCopyId: -1, lastCopyCount: 0, caseSensitiveIdentifiers: false, caseSensitiveIdentifiersDefault: false };
 
   constructor(
     private readonly client: net.Socket,
@@ -189,6 +191,7 @@ export class Session {
       this.up = up;
       up.onFrame = (frames) => this.onUpstream(frames);
       up.onClose = () => this.close();
+      await this.loadUserDefaults();
     } catch (err) {
       up?.close();
       if (err instanceof UpstreamError) return this.fatal(translateError(err.fields));
@@ -201,6 +204,24 @@ export class Session {
     out.push(be.backendKeyData(this.pid, this.secret), be.readyForQuery('I'));
     this.write(Buffer.concat(out));
     void this.pump();
+  }
+
+  /** A user's default from `ALTER USER ... SET enable_case_sensitive_identifier` applies to their new sessions. */
+  private async loadUserDefaults(): Promise<void> {
+    const user = this.clientParams.get('user') ?? '';
+    const r = await this.internalQuery(userCaseDefaultSql(user));
+    const on = r.rows[0]?.[0] === 'on';
+    this.values.caseSensitiveIdentifiersDefault = on;
+    this.values.caseSensitiveIdentifiers = on;
+  }
+
+  /** After a transaction in which the setting changed ends (COMMIT, ROLLBACK, SET LOCAL), read it again. */
+  private async resyncSettings(): Promise<void> {
+    if (!this.caseTouched) return;
+    await this.drain();
+    if (this.txStatus !== 'I' || this.phase !== 'ready') return;
+    this.caseTouched = false;
+    await readCaseSetting({ query: (sql) => this.internalQuery(sql), values: this.values });
   }
 
   // ---- upstream responses -----------------------------------------------------------
@@ -398,6 +419,7 @@ export class Session {
           this.pendingCancel = null;
         }
         try {
+          await this.resyncSettings();
           await this.handle(f);
         } catch (err) {
           this.deps.log('session error', err);
@@ -457,11 +479,16 @@ export class Session {
     this.write(be.error(rs.fields()));
   }
 
-  private async runIntercepted(cmd: Command): Promise<boolean> {
+  private async runIntercepted(cmd: Command, describe = true): Promise<boolean> {
     this.cancelFlag = false;
     this.statementId++;
     try {
+      if (cmd.kind === 'setCaseSensitive') this.caseTouched = true;
       const r = await runCommand(this.context(), cmd);
+      if (r.rows) {
+        if (describe) this.write(be.rowDescriptionText(r.rows.columns));
+        for (const row of r.rows.values) this.write(be.dataRow(row));
+      }
       this.write(be.commandComplete(r.tag));
       return true;
     } catch (err) {
@@ -483,6 +510,7 @@ export class Session {
       this.write(be.readyForQuery(this.txStatus));
       return;
     }
+    if (classified.some((c) => c.kind === 'pass' && c.settings)) this.caseTouched = true;
     if (stmts.length === 0 || classified.every((c) => c.kind === 'pass')) {
       const text = stmts.length === 0 ? sql : classified.map((c) => (c.kind === 'pass' ? c.sql : '')).join(';\n');
       this.forward(fe.query(text), 'query');
@@ -525,6 +553,7 @@ export class Session {
       return this.localError(err);
     }
     if (c.kind === 'pass') {
+      if (c.settings) this.caseTouched = true;
       this.stmts.delete(msg.name);
       this.forward(c.sql === msg.query ? f.raw : fe.parse({ ...msg, query: c.sql }), 'parse');
       return;
@@ -557,7 +586,9 @@ export class Session {
       return;
     }
     await this.drain();
-    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), be.noData()]) : be.noData());
+    // SHOW answers with a row; every other command the double runs returns none
+    const shape = cmd.kind === 'showCaseSensitive' ? be.rowDescriptionText(['enable_case_sensitive_identifier']) : be.noData();
+    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), shape]) : shape);
   }
 
   private async onExecute(f: Frame): Promise<void> {
@@ -570,7 +601,7 @@ export class Session {
       return;
     }
     await this.drain();
-    if (!(await this.runIntercepted(cmd))) this.skipping = true;
+    if (!(await this.runIntercepted(cmd, false))) this.skipping = true;
   }
 
   private async onClose(f: Frame): Promise<void> {

@@ -3,7 +3,7 @@ import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
 import { byteCheck, type CreateTablePlan } from './ddl.js';
 import { RsError } from './errors.js';
-import type { Command } from './rewrite.js';
+import { CASE_SETTING, type Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
 import { alterTableMeta, recordKeys, recordTableMeta, setColumnEncoding } from './system-views.js';
 import { runUnload } from './unload.js';
@@ -65,7 +65,38 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
     }
     case 'mergeRemoveDuplicates':
       return mergeRemoveDuplicates(ctx, cmd.target, cmd.source, cmd.sourceAlias, cmd.on);
+    case 'setCaseSensitive': {
+      // The upstream custom setting carries the value, so a ROLLBACK or SET LOCAL behaves as any SET.
+      await ctx.query(cmd.value === null ? `RESET ${CASE_SETTING}` : `SET ${cmd.local ? 'LOCAL ' : ''}${CASE_SETTING} = ${lit(cmd.value ? 'on' : 'off')}`);
+      await readCaseSetting(ctx);
+      return { tag: cmd.value === null ? 'RESET' : 'SET' };
+    }
+    case 'showCaseSensitive': {
+      const on = await readCaseSetting(ctx);
+      return { tag: 'SHOW', rows: { columns: ['enable_case_sensitive_identifier'], values: [[on ? 'on' : 'off']] } };
+    }
+    case 'userCaseSensitive': {
+      // Stored as Postgres stores role settings; the double reads it when that user's session starts.
+      const role = ident(cmd.user);
+      await ctx.query(cmd.value === null ? `ALTER ROLE ${role} RESET ${CASE_SETTING}` : `ALTER ROLE ${role} SET ${CASE_SETTING} = ${lit(cmd.value ? 'on' : 'off')}`);
+      return { tag: 'ALTER USER' };
+    }
   }
+}
+
+/** Reads the session's enable_case_sensitive_identifier from the upstream setting into ctx.values. */
+export async function readCaseSetting(ctx: Pick<CommandContext, 'query' | 'values'>): Promise<boolean> {
+  const r = await ctx.query(`SELECT current_setting(${lit(CASE_SETTING)}, true)`);
+  const v = r.rows[0]?.[0] ?? '';
+  ctx.values.caseSensitiveIdentifiers = v === 'on' ? true : v === 'off' ? false : ctx.values.caseSensitiveIdentifiersDefault;
+  return ctx.values.caseSensitiveIdentifiers;
+}
+
+/** The user's default from ALTER USER ... SET enable_case_sensitive_identifier (any database or this one). */
+export function userCaseDefaultSql(user: string): string {
+  return `SELECT split_part(s.setting, '=', 2) FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole, unnest(d.setconfig) AS s(setting)
+WHERE r.rolname = ${lit(user)} AND d.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
+  AND s.setting LIKE ${lit(`${CASE_SETTING}=%`)} ORDER BY d.setdatabase DESC LIMIT 1`;
 }
 
 async function checkColumn(ctx: CommandContext, tableText: string, column: string): Promise<void> {

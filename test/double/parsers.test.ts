@@ -6,7 +6,7 @@ import { classify, rewriteSql } from '../../src/double/rewrite.js';
 import { splitStatements, tokenize } from '../../src/double/sql-lexer.js';
 import { formatLines, parseUnload } from '../../src/double/unload.js';
 
-const values = { lastCopyId: 77, lastCopyCount: 5 };
+const values = { lastCopyId: 77, lastCopyCount: 5, caseSensitiveIdentifiers: false, caseSensitiveIdentifiersDefault: false };
 const id = (s: string) => s;
 const ROLE = "IAM_ROLE 'arn:aws:iam::123456789012:role/r'";
 
