@@ -61,10 +61,31 @@ export function byteCheck(col: string, t: MappedType): string {
   return '';
 }
 
+/** What a DDL statement needs to know about the database it runs in. */
+export interface DdlContext {
+  /** CREATE DATABASE ... COLLATE CASE_INSENSITIVE: character columns default to case-insensitive. */
+  caseInsensitive: boolean;
+}
+
+const DEFAULT_DDL: DdlContext = { caseInsensitive: false };
+
+/** The Postgres collation of Redshift's CASE_INSENSITIVE (nondeterministic ICU, strength 2). */
+export const CI_COLLATION = 'redshift_double.case_insensitive';
+
+/** COLLATE names Redshift accepts (r_COLLATE.html): true = case-insensitive. */
+export function collationName(v: string): boolean | null {
+  const x = v.toLowerCase();
+  if (x === 'case_insensitive' || x === 'ci') return true;
+  if (x === 'case_sensitive' || x === 'cs') return false;
+  return null;
+}
+
 /** Parses one column definition at the cursor, up to (not including) ',' or ')'. */
-export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: string) => string, pkColumns = new Set<string>()): ColumnPlan {
+export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: string) => string, pkColumns = new Set<string>(), ddl: DdlContext = DEFAULT_DDL): ColumnPlan {
   const name = c.ident();
   const type = readType(c, `${table}.${name}`);
+  if (type.super && ddl.caseInsensitive) throw new RsError('SUPER data type is not supported in a case-insensitive database.', '0A000');
+  let caseInsensitive: boolean | null = null;
   let notNull = pkColumns.has(name);
   let def = '';
   let identity = '';
@@ -121,13 +142,18 @@ export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: strin
       keys.push('FOREIGN KEY');
     } else if (c.acceptWord('collate')) {
       const coll = c.ident();
-      if (coll !== 'case_sensitive') throw new RsError(`The Redshift double does not implement COLLATE ${coll}.`, '0A000');
+      caseInsensitive = collationName(coll);
+      if (caseInsensitive === null) throw new RsError(`collation "${coll}" is not supported: use CASE_SENSITIVE or CASE_INSENSITIVE`, '0A000');
     } else if (c.acceptWord('constraint')) c.ident();
     else if (c.isWord('check')) throw notSupported('CHECK constraint');
     else throw syntaxAt(c.peek());
   }
   if (type.super && (distkey || sortkey)) throw new RsError(`column "${name}" has type SUPER and cannot be a distribution key or sort key`, 'XX000');
-  const sql = `${ident(name)} ${type.pg}${identity}${def}${notNull ? ' NOT NULL' : ''}${byteCheck(name, type)}`;
+  // character columns take the column's COLLATE, else the database's
+  const character = !!(type.varcharBytes || type.charLength);
+  const ci = caseInsensitive ?? (character && ddl.caseInsensitive);
+  const collate = ci ? ` COLLATE ${CI_COLLATION}` : caseInsensitive === false ? ' COLLATE pg_catalog."default"' : '';
+  const sql = `${ident(name)} ${type.pg}${collate}${identity}${def}${notNull ? ' NOT NULL' : ''}${byteCheck(name, type)}`;
   return { name, sql, type, encoding, distkey, sortkey, keys };
 }
 
@@ -209,7 +235,7 @@ function validateKeys(meta: TableMeta, columns: ColumnPlan[] | null): void {
 }
 
 /** CREATE [LOCAL] [TEMP] TABLE ... -> plan. `toks` are the statement's significant tokens. */
-export function planCreateTable(sql: string, rewriteExpr: (s: string) => string): CreateTablePlan {
+export function planCreateTable(sql: string, rewriteExpr: (s: string) => string, ddl: DdlContext = DEFAULT_DDL): CreateTablePlan {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
   c.expectWord('create');
   c.acceptWord('local');
@@ -259,7 +285,7 @@ export function planCreateTable(sql: string, rewriteExpr: (s: string) => string)
     } else if (c.isWord('constraint') || c.isWord('primary') || c.isWord('unique') || c.isWord('foreign') || c.isWord('check')) {
       meta.keys.push(readTableConstraint(c));
     } else {
-      const col = readColumn(c, tableName, rewriteExpr, pk);
+      const col = readColumn(c, tableName, rewriteExpr, pk, ddl);
       columns.push(col);
       elements.push(col.sql);
       if (col.encoding) meta.encodings.set(col.name, col.encoding);
@@ -316,7 +342,7 @@ export type AlterPlan =
   | { kind: 'pass' };
 
 /** ALTER TABLE forms Redshift treats specially; others pass through. */
-export function planAlterTable(sql: string, rewriteExpr: (s: string) => string): AlterPlan {
+export function planAlterTable(sql: string, rewriteExpr: (s: string) => string, ddl: DdlContext = DEFAULT_DDL): AlterPlan {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
   c.expectWord('alter');
   c.expectWord('table');
@@ -343,7 +369,7 @@ export function planAlterTable(sql: string, rewriteExpr: (s: string) => string):
     if (c.isWord('check')) throw notSupported('CHECK constraint');
     c.acceptWord('column');
     if (c.isWord('if')) throw syntaxError('if');
-    const column = readColumn(c, table, rewriteExpr);
+    const column = readColumn(c, table, rewriteExpr, new Set(), ddl);
     if (!c.done()) throw syntaxAt(c.peek());
     if (column.distkey || column.sortkey) throw new RsError('ALTER TABLE ADD COLUMN cannot add a DISTKEY or SORTKEY column', 'XX000');
     return { kind: 'addColumn', tableText: name.text, sql: `ALTER TABLE ${name.text} ADD COLUMN ${column.sql}`, column };

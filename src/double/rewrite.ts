@@ -1,5 +1,5 @@
 import { parseCopy, type CopyCommand } from './copy-parse.js';
-import { planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
+import { CI_COLLATION, collationName, planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
 import { checkIdentifierLengths, foldQuotedIdentifiers } from './identifiers.js';
 import { significant, SqlSyntaxError, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
@@ -17,7 +17,14 @@ export interface SessionValues {
   caseSensitiveIdentifiers: boolean;
   /** Its value after RESET: the user's default (ALTER USER ... SET), else off. */
   caseSensitiveIdentifiersDefault: boolean;
+  /** The database was created with COLLATE CASE_INSENSITIVE. */
+  databaseCaseInsensitive?: boolean;
 }
+
+/** The upstream database setting that marks a CASE_INSENSITIVE database (ALTER DATABASE ... SET). */
+export const COLLATION_SETTING = 'rsdbl.db_collation';
+/** The upstream database setting for CREATE/ALTER DATABASE ... ISOLATION LEVEL. */
+export const ISOLATION_SETTING = 'rsdbl.db_isolation';
 
 /** The upstream custom setting that carries enable_case_sensitive_identifier (transactional, like any SET). */
 export const CASE_SETTING = 'rsdbl.enable_case_sensitive_identifier';
@@ -35,7 +42,8 @@ export type Command =
   | { kind: 'setCaseSensitive'; value: boolean | null; local: boolean }
   | { kind: 'showCaseSensitive' }
   /** ALTER USER u SET / RESET enable_case_sensitive_identifier. */
-  | { kind: 'userCaseSensitive'; user: string; value: boolean | null };
+  | { kind: 'userCaseSensitive'; user: string; value: boolean | null }
+  | { kind: 'createDatabase'; name: string; owner: string | null; connectionLimit: string | null; caseInsensitive: boolean; isolation: 'serializable' | 'snapshot' | null };
 
 /** `settings`: the statement may change session settings the double mirrors (RESET ALL, DISCARD). */
 export type Classified = { kind: 'pass'; sql: string; settings?: boolean } | { kind: 'command'; command: Command };
@@ -76,6 +84,14 @@ export function rewriteSql(sql: string, values: SessionValues): string {
     else if (call && t.value === 'nvl') edits.push({ start: t.start, end: t.end, text: 'coalesce' });
     // LEN: CHAR without trailing blanks, VARCHAR with them (r_LEN.html), as Postgres's length() counts
     else if (call && t.value === 'len') edits.push({ start: t.start, end: t.end, text: 'length' });
+    else if (emptyCall && t.value === 'db_collation') edits.push({ start: t.start, end: toks[i + 2]!.end, text: 'redshift_double.db_collation()' });
+    else if (call && t.value === 'collate') {
+      const e = collateCall(sql, toks, i, values);
+      if (e) {
+        edits.push(e);
+        while (i < toks.length && toks[i]!.end <= e.end - 1) i++;
+      }
+    }
     else if (call && t.value === 'json_parse') edits.push({ start: t.start, end: t.end, text: 'redshift_double.json_parse' });
   }
   if (edits.length === 0) return sql;
@@ -86,6 +102,31 @@ export function rewriteSql(sql: string, values: SessionValues): string {
     pos = e.end;
   }
   return out + sql.slice(pos);
+}
+
+/**
+ * COLLATE(expr, 'case_sensitive' | 'cs' | 'case_insensitive' | 'ci') (r_COLLATE.html) ->
+ * ((expr) COLLATE <collation>). The argument text is rewritten too.
+ */
+function collateCall(sql: string, toks: Token[], i: number, values: SessionValues): { start: number; end: number; text: string } | null {
+  let depth = 0;
+  let lastComma = -1;
+  for (let k = i + 1; k < toks.length; k++) {
+    const t = toks[k]!;
+    if (t.type === 'op' && t.text === '(') depth++;
+    else if (t.type === 'op' && t.text === ')') {
+      depth--;
+      if (depth === 0) {
+        const arg = toks[lastComma + 1];
+        if (lastComma < 0 || arg?.type !== 'string' || lastComma + 2 !== k) return null;
+        const ci = collationName(arg.value);
+        if (ci === null) throw new RsError(`COLLATE only accepts 'case_sensitive', 'cs', 'case_insensitive' or 'ci' (got '${arg.value}')`, '22023');
+        const inner = rewriteSql(sql.slice(toks[i + 1]!.end, toks[lastComma]!.start), values);
+        return { start: toks[i]!.start, end: t.end, text: `((${inner}) COLLATE ${ci ? CI_COLLATION : 'pg_catalog."default"'})` };
+      }
+    } else if (depth === 1 && t.type === 'op' && t.text === ',') lastComma = k;
+  }
+  return null;
 }
 
 function words(toks: Token[], n: number): string[] {
@@ -151,7 +192,8 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
       if (w[k] === 'local') k++;
       const temp = w[k] === 'temp' || w[k] === 'temporary';
       if (temp) k++;
-      if (w[k] === 'table') return { kind: 'command', command: planCreateTable(sql, rw) };
+      if (w[k] === 'table') return { kind: 'command', command: planCreateTable(sql, rw, { caseInsensitive: !!values.databaseCaseInsensitive }) };
+      if (w[k] === 'database' && k === 1) return { kind: 'command', command: parseCreateDatabase(toks) };
       if (w[k] === 'unique' && w[k + 1] === 'index') throw notSupported('CREATE INDEX');
       if (w[k] === 'index') throw notSupported('CREATE INDEX');
       if (w[k] === 'sequence' || w[k] === 'unlogged' || w[k] === 'type' || w[k] === 'domain' || w[k] === 'extension') throw syntaxError(toks[k]!.text);
@@ -173,7 +215,7 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
         return c ? { kind: 'command', command: c } : pass();
       }
       if (w[1] !== 'table') return pass();
-      const plan = planAlterTable(sql, rw);
+      const plan = planAlterTable(sql, rw, { caseInsensitive: !!values.databaseCaseInsensitive });
       if (plan.kind === 'pass') return pass();
       return { kind: 'command', command: plan };
     }
@@ -293,4 +335,40 @@ function classifyAlterUser(toks: Token[]): Command | null {
   const value = settingBool(c.next());
   if (!c.done()) throw syntaxAt(c.peek());
   return { kind: 'userCaseSensitive', user, value };
+}
+
+/**
+ * CREATE DATABASE name [WITH] [OWNER [=] o] [CONNECTION LIMIT {n | UNLIMITED}]
+ * [COLLATE {CASE_SENSITIVE | CS | CASE_INSENSITIVE | CI}] [ISOLATION LEVEL {SERIALIZABLE | SNAPSHOT}]
+ * (r_CREATE_DATABASE.html; the FROM INTEGRATION / DATASHARE / ARN forms are not implemented).
+ */
+function parseCreateDatabase(toks: Token[]): Command {
+  const c = new TokenCursor(toks, '');
+  c.expectWord('create');
+  c.expectWord('database');
+  const name = c.ident();
+  const cmd: Extract<Command, { kind: 'createDatabase' }> = { kind: 'createDatabase', name, owner: null, connectionLimit: null, caseInsensitive: false, isolation: null };
+  c.acceptWord('with');
+  while (!c.done()) {
+    if (c.acceptWord('owner')) {
+      c.acceptOp('=');
+      cmd.owner = c.ident();
+    } else if (c.acceptWord('connection', 'limit')) {
+      const t = c.next();
+      if (t.type === 'word' && t.value === 'unlimited') cmd.connectionLimit = '-1';
+      else if (t.type === 'number' && /^\d+$/.test(t.text)) cmd.connectionLimit = t.text;
+      else throw syntaxAt(t);
+    } else if (c.acceptWord('collate')) {
+      const ci = collationName(c.ident());
+      if (ci === null) throw syntaxAt(c.peek(-1));
+      cmd.caseInsensitive = ci;
+    } else if (c.acceptWord('isolation', 'level')) {
+      if (c.acceptWord('serializable')) cmd.isolation = 'serializable';
+      else if (c.acceptWord('snapshot')) cmd.isolation = 'snapshot';
+      else throw syntaxAt(c.peek());
+    } else if (c.isWord('from') || c.isWord('iam_role')) {
+      throw new RsError('CREATE DATABASE FROM INTEGRATION/DATASHARE/ARN is not implemented by the Redshift double', '0A000');
+    } else throw syntaxAt(c.peek());
+  }
+  return cmd;
 }

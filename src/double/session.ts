@@ -23,8 +23,8 @@ import {
   SSL_REQUEST,
   type Frame,
 } from './protocol.js';
-import { classify, type Command, type SessionValues } from './rewrite.js';
-import { splitStatements } from './sql-lexer.js';
+import { classify, COLLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
+import { lit, splitStatements } from './sql-lexer.js';
 import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
@@ -213,6 +213,9 @@ export class Session {
     const on = r.rows[0]?.[0] === 'on';
     this.values.caseSensitiveIdentifiersDefault = on;
     this.values.caseSensitiveIdentifiers = on;
+    // CREATE DATABASE ... COLLATE CASE_INSENSITIVE left a database-level setting
+    const db = await this.internalQuery(`SELECT current_setting(${lit(COLLATION_SETTING)}, true)`);
+    this.values.databaseCaseInsensitive = db.rows[0]?.[0] === 'case_insensitive';
   }
 
   /** After a transaction in which the setting changed ends (COMMIT, ROLLBACK, SET LOCAL), read it again. */

@@ -1,9 +1,9 @@
 import { excessBlanksTrigger } from './blanks.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
-import { byteCheck, type CreateTablePlan } from './ddl.js';
+import { byteCheck, CI_COLLATION, type CreateTablePlan } from './ddl.js';
 import { RsError } from './errors.js';
-import { CASE_SETTING, type Command } from './rewrite.js';
+import { CASE_SETTING, COLLATION_SETTING, ISOLATION_SETTING, type Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
 import { alterTableMeta, recordKeys, recordTableMeta, setColumnEncoding } from './system-views.js';
 import { runUnload } from './unload.js';
@@ -75,6 +75,15 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
       const on = await readCaseSetting(ctx);
       return { tag: 'SHOW', rows: { columns: ['enable_case_sensitive_identifier'], values: [[on ? 'on' : 'off']] } };
     }
+    case 'createDatabase': {
+      if (ctx.txStatus() !== 'I') throw new RsError('CREATE DATABASE cannot run inside a transaction block', '25001');
+      const db = ident(cmd.name);
+      await ctx.query(`CREATE DATABASE ${db}${cmd.owner ? ` OWNER ${ident(cmd.owner)}` : ''}${cmd.connectionLimit ? ` CONNECTION LIMIT ${cmd.connectionLimit}` : ''}`);
+      // Database-level settings reach every session of that database (the double reads them at session start).
+      if (cmd.caseInsensitive) await ctx.query(`ALTER DATABASE ${db} SET ${COLLATION_SETTING} = 'case_insensitive'`);
+      if (cmd.isolation) await ctx.query(`ALTER DATABASE ${db} SET ${ISOLATION_SETTING} = ${lit(cmd.isolation)}`);
+      return { tag: 'CREATE DATABASE' };
+    }
     case 'userCaseSensitive': {
       // Stored as Postgres stores role settings; the double reads it when that user's session starts.
       const role = ident(cmd.user);
@@ -120,9 +129,22 @@ async function ensureExcessBlanksTrigger(ctx: CommandContext, tableText: string)
   if (r.rows.length) await ctx.query(excessBlanksTrigger(tableText));
 }
 
-/** CTAS: text columns become VARCHAR(256) and every VARCHAR gets its byte CHECK. */
+/**
+ * CTAS: text columns become VARCHAR(256) and every VARCHAR gets its byte CHECK; in a
+ * CASE_INSENSITIVE database, character columns with the default collation take the database's.
+ */
 async function addByteChecks(ctx: CommandContext, tableText: string): Promise<void> {
   const { columns } = await tableColumns(ctx, tableText);
+  if (ctx.values.databaseCaseInsensitive) {
+    const r = await ctx.query(
+      `SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = ${lit(tableText)}::regclass AND attnum > 0 AND NOT attisdropped
+         AND atttypid IN ('varchar'::regtype, 'bpchar'::regtype, 'text'::regtype) AND attcollation = 'pg_catalog.default'::regcollation`,
+    );
+    for (const [name, type] of r.rows) {
+      const t = type === 'text' ? 'varchar(256)' : type!;
+      await ctx.query(`ALTER TABLE ${tableText} ALTER COLUMN ${ident(name!)} TYPE ${t} COLLATE ${CI_COLLATION}`);
+    }
+  }
   for (const col of columns) {
     if (col.typname === 'text') {
       await ctx.query(`ALTER TABLE ${tableText} ALTER COLUMN ${ident(col.name)} TYPE varchar(256)`);

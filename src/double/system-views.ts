@@ -1,4 +1,5 @@
 import { TRAILING_BLANKS_SQL } from './blanks.js';
+import { COLLATION_SQL } from './collation.js';
 import type { KeyConstraint, TableMeta } from './ddl.js';
 import { lit } from './sql-lexer.js';
 
@@ -8,7 +9,7 @@ import { lit } from './sql-lexer.js';
  * SQL reaches through the rewriter (`pg_table_def` -> `redshift_double.pg_table_def`).
  */
 export const SCHEMA = 'redshift_double';
-export const SYSTEM_VIEWS = ['stl_load_errors', 'pg_table_def', 'svv_table_info', 'stl_load_commits'] as const;
+export const SYSTEM_VIEWS = ['stl_load_errors', 'pg_table_def', 'svv_table_info', 'stl_load_commits', 'svv_columns'] as const;
 
 export const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS redshift_double;
@@ -149,6 +150,7 @@ DO $i$ BEGIN
   END IF;
 END $i$;
 ${TRAILING_BLANKS_SQL}
+${COLLATION_SQL}
 `;
 
 const sortTypeSql = (t: TableMeta['sortkeyType']) => (t === null ? 'NULL' : lit(t));

@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stackEnv } from '../helpers/stack.js';
 import { auth, client, connect, prefix, put, rows } from './helpers.js';
 
 /**
@@ -124,7 +126,18 @@ describe('Redshift double: trailing blanks in VARCHAR and CHAR comparisons', () 
   });
 
   it('refuses to serve a template database (it would hand the changed catalog rows to every new database)', async () => {
-    const url = new URL(`postgres://x:y@${c.host}:${c.port}/template1`);
-    await expect(client(url.toString())).rejects.toThrow('the Redshift double does not serve template databases ("template1")');
+    // a template of its own: a session on template1 would block every CREATE DATABASE of the parallel tests
+    const name = `tpl_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: stackEnv().STACK_POSTGRES_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name} IS_TEMPLATE true`);
+      const url = new URL(`postgres://x:y@${c.host}:${c.port}/${name}`);
+      await expect(client(url.toString())).rejects.toThrow(`the Redshift double does not serve template databases ("${name}")`);
+    } finally {
+      await admin.query(`ALTER DATABASE ${name} IS_TEMPLATE false`).catch(() => undefined);
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+      await admin.end();
+    }
   });
 });
