@@ -16,6 +16,8 @@ export interface QueryResult {
  */
 export interface CommandContext {
   database: string;
+  /** Serverless flavour: loads are recorded for the SYS views only. */
+  serverless: boolean;
   /** The pid the client was given (stl_load_errors.session). */
   sessionPid: number;
   query(sql: string): Promise<QueryResult>;

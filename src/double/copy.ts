@@ -135,6 +135,9 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
   ctx.values.lastCopyId = queryId;
   ctx.values.lastCopyCount = 0;
   const starttime = new Date();
+  // the client's transaction, for the SYS views (assigns an id if the transaction has none yet)
+  const xid = Number((await ctx.query('SELECT txid_current()')).rows[0]?.[0] ?? 0);
+  const stats = { filesScanned: 0, bytesScanned: 0, loadedBytes: 0 };
 
   const valueOpts: ValueOptions = {
     nullAs: cmd.nullAs,
@@ -159,7 +162,11 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
     let pending: string[] = [];
     let pendingLen = 0;
     const flush = () => {
-      if (pending.length) send(Buffer.from(pending.join(''), 'utf8'));
+      if (pending.length) {
+        const chunk = Buffer.from(pending.join(''), 'utf8');
+        stats.loadedBytes += chunk.length;
+        send(chunk);
+      }
       pending = [];
       pendingLen = 0;
     };
@@ -173,6 +180,8 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
         continue;
       }
       found++;
+      stats.filesScanned++;
+      stats.bytesScanned += body.length;
       if (cmd.compression !== 'none') {
         try {
           // Every frame (zstd) or member (gzip) of the file, as Redshift reads them.
@@ -231,12 +240,14 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       });
       failed = true;
     }
-    if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime);
+    if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime, xid);
+    await writeLoadHistory(ctx, { queryId, xid, table: table.relname, start: starttime, cmd, status: 'aborted', files: files.length, ...stats, loaded: 0, loadedBytes: 0, errors: errors.length });
     if (failed) throw loadFailed(cmd.tableName, errors[0]);
     throw e;
   }
-  if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime);
+  if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime, xid);
   await writeLoadCommits(ctx, commits, queryId, cmd.format);
+  await writeLoadHistory(ctx, { queryId, xid, table: table.relname, start: starttime, cmd, status: 'completed', loaded: cmd.noload ? 0 : loaded, files: files.length, ...stats, errors: errors.length });
   ctx.values.lastCopyCount = cmd.noload ? 0 : loaded;
   if (errors.length) ctx.notice(`Load into table '${cmd.tableName}' completed, ${errors.length} record(s) could not be loaded.  Check 'stl_load_errors' system table for details.`, 'WARNING');
   ctx.notice(`Load into table '${cmd.tableName}' completed, ${cmd.noload ? 0 : loaded} record(s) loaded successfully.`, 'INFO');
@@ -331,8 +342,39 @@ export function shortType(col: Pick<TargetColumn, 'isSuper' | 'typname'>): strin
   return (col.isSuper ? 'super' : col.typname).slice(0, 10);
 }
 
-async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], queryId: number, tbl: number, start: Date): Promise<void> {
-  const ts = start.toISOString().replace('T', ' ').replace('Z', '');
+const sqlTimestamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+
+interface LoadSummary {
+  queryId: number;
+  xid: number;
+  table: string;
+  start: Date;
+  cmd: CopyCommand;
+  status: 'completed' | 'aborted';
+  loaded: number;
+  loadedBytes: number;
+  files: number;
+  filesScanned: number;
+  bytesScanned: number;
+  errors: number;
+}
+
+/** One row of SYS_LOAD_HISTORY per COPY (SYS_LOAD_HISTORY.html), through the side connection. */
+async function writeLoadHistory(ctx: CommandContext, h: LoadSummary): Promise<void> {
+  const end = new Date();
+  await ctx.sideQuery(
+    `INSERT INTO redshift_double.load_history (user_id, query_id, transaction_id, session_id, database_name, status, table_name, start_time, end_time, duration,
+       data_source, file_format, loaded_rows, loaded_bytes, source_file_count, source_file_bytes, file_count_scanned, file_bytes_scanned, error_count, copy_job_id, serverless)
+     VALUES (100, $1, $2, $3, current_database(), $4, $5, $6::timestamp, $7::timestamp, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, $18)`,
+    [
+      h.queryId, h.xid, ctx.sessionPid, h.status, h.table, sqlTimestamp(h.start), sqlTimestamp(end), (end.getTime() - h.start.getTime()) * 1000,
+      h.cmd.from, h.cmd.format === 'csv' ? 'csv' : 'txt', h.loaded, h.loadedBytes, h.files, h.bytesScanned, h.filesScanned, h.bytesScanned, h.errors, ctx.serverless,
+    ],
+  );
+}
+
+async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], queryId: number, tbl: number, start: Date, xid: number): Promise<void> {
+  const ts = sqlTimestamp(start);
   const cols = ['filename', 'line_number', 'colname', 'type', 'col_length', 'position', 'raw_line', 'raw_field_value', 'err_code', 'err_reason'];
   const arrays: unknown[][] = cols.map(() => []);
   for (const e of errors) {
@@ -340,20 +382,20 @@ async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], quer
     vals.forEach((v, i) => arrays[i]!.push(v));
   }
   await ctx.sideQuery(
-    `INSERT INTO redshift_double.load_errors (userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason, is_partial, start_offset)
+    `INSERT INTO redshift_double.load_errors (userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason, is_partial, start_offset, transaction_id, serverless)
      SELECT 100, 0, $1, $2::timestamp, $3, $4, u.filename::character(256), u.line_number, u.colname::character(127), u.type::character(10),
-            u.col_length::character(10), u.position, u.raw_line::character(1024), u.raw_field_value::character(1024), u.err_code, u.err_reason::character(100), 0, 0
+            u.col_length::character(10), u.position, u.raw_line::character(1024), u.raw_field_value::character(1024), u.err_code, u.err_reason::character(100), 0, 0, $15, $16
      FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[], $14::text[])
        AS u(filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason)`,
-    [tbl, ts, ctx.sessionPid, queryId, ...arrays],
+    [tbl, ts, ctx.sessionPid, queryId, ...arrays, xid, ctx.serverless],
   );
 }
 
 async function writeLoadCommits(ctx: CommandContext, commits: Array<{ url: string; lines: number; errors: number }>, queryId: number, format: string): Promise<void> {
   if (!commits.length) return;
   await ctx.sideQuery(
-    `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format)
-     SELECT 100, $1, 0, 'streamed-file', u.f::character(256), 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
-    [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors)],
+    `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format, serverless)
+     SELECT 100, $1, 0, 'streamed-file', u.f::character(256), 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2, $6 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
+    [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors), ctx.serverless],
   );
 }

@@ -15,7 +15,15 @@ export interface RedshiftDoubleOptions {
   host?: string;
   port?: number;
   log?: Logger;
+  /**
+   * 'provisioned' (default): SERIALIZABLE isolation, loads in the STL and SYS views.
+   * 'serverless': SNAPSHOT isolation (Postgres REPEATABLE READ) and loads only in the SYS views.
+   * A database made with CREATE DATABASE ... ISOLATION LEVEL overrides the isolation.
+   */
+  flavor?: DoubleFlavor;
 }
+
+export type DoubleFlavor = 'provisioned' | 'serverless';
 
 export interface RedshiftDouble {
   host: string;
@@ -81,6 +89,7 @@ export async function startRedshiftDouble(opts: RedshiftDoubleOptions): Promise<
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const session: Session = new Session(socket, {
+      flavor: opts.flavor ?? 'provisioned',
       upstream: opts.upstream,
       s3,
       sideQuery,

@@ -43,7 +43,8 @@ export type Command =
   | { kind: 'showCaseSensitive' }
   /** ALTER USER u SET / RESET enable_case_sensitive_identifier. */
   | { kind: 'userCaseSensitive'; user: string; value: boolean | null }
-  | { kind: 'createDatabase'; name: string; owner: string | null; connectionLimit: string | null; caseInsensitive: boolean; isolation: 'serializable' | 'snapshot' | null };
+  | { kind: 'createDatabase'; name: string; owner: string | null; connectionLimit: string | null; caseInsensitive: boolean; isolation: 'serializable' | 'snapshot' | null }
+  | { kind: 'alterDatabaseIsolation'; name: string; isolation: 'serializable' | 'snapshot' };
 
 /** `settings`: the statement may change session settings the double mirrors (RESET ALL, DISCARD). */
 export type Classified = { kind: 'pass'; sql: string; settings?: boolean } | { kind: 'command'; command: Command };
@@ -209,7 +210,21 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
     }
     case 'discard':
       return { ...pass(), settings: true };
+    case 'begin':
+    case 'start':
+      return { kind: 'pass', sql: rw(withoutIsolationLevel(sql, toks)) };
     case 'alter': {
+      if (w[1] === 'database' && toks.some((t, i) => t.type === 'word' && t.value === 'isolation' && toks[i + 1]?.type === 'word' && toks[i + 1]!.value === 'level')) {
+        const c = new TokenCursor(toks, sql);
+        c.expectWord('alter');
+        c.expectWord('database');
+        const name = c.ident();
+        c.expectWord('isolation');
+        c.expectWord('level');
+        const isolation = c.acceptWord('snapshot') ? 'snapshot' : c.acceptWord('serializable') ? 'serializable' : null;
+        if (!isolation || !c.done()) throw syntaxAt(c.peek());
+        return { kind: 'command', command: { kind: 'alterDatabaseIsolation', name, isolation } };
+      }
       if (w[1] === 'user') {
         const c = classifyAlterUser(toks);
         return c ? { kind: 'command', command: c } : pass();
@@ -371,4 +386,23 @@ function parseCreateDatabase(toks: Token[]): Command {
     } else throw syntaxAt(c.peek());
   }
   return cmd;
+}
+
+/**
+ * BEGIN / START TRANSACTION: Redshift accepts ISOLATION LEVEL READ UNCOMMITTED | READ COMMITTED |
+ * REPEATABLE READ | SERIALIZABLE but they "have no operational impact" (r_BEGIN.html): the
+ * clause is dropped so the database's level applies.
+ */
+function withoutIsolationLevel(sql: string, toks: Token[]): string {
+  for (let i = 0; i < toks.length; i++) {
+    const t = toks[i]!;
+    if (t.type !== 'word' || t.value !== 'isolation' || toks[i + 1]?.type !== 'word' || toks[i + 1]!.value !== 'level') continue;
+    const a = toks[i + 2];
+    const b = toks[i + 3];
+    let last = i + 2;
+    if (a?.type === 'word' && (a.value === 'read' || a.value === 'repeatable') && b?.type === 'word' && ['uncommitted', 'committed', 'read'].includes(b.value)) last = i + 3;
+    else if (!(a?.type === 'word' && a.value === 'serializable')) return sql;
+    return sql.slice(0, t.start) + sql.slice(toks[last]!.end);
+  }
+  return sql;
 }

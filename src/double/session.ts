@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CommandContext, QueryResult } from './context.js';
 import { RsError, translateError } from './errors.js';
+import type { DoubleFlavor } from './index.js';
 import {
   be,
   CANCEL_REQUEST,
@@ -23,13 +24,14 @@ import {
   SSL_REQUEST,
   type Frame,
 } from './protocol.js';
-import { classify, COLLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
+import { classify, COLLATION_SETTING, ISOLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
 import { lit, splitStatements } from './sql-lexer.js';
 import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
 export interface SessionDeps {
+  flavor: DoubleFlavor;
   upstream: Omit<UpstreamTarget, never>;
   s3: S3Client;
   sideQuery(database: string, sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
@@ -183,6 +185,10 @@ export class Session {
     // Redshift processes backslash escapes in string literals.
     params.set('standard_conforming_strings', 'off');
     params.set('escape_string_warning', 'off');
+    // Provisioned: SERIALIZABLE; Serverless: SNAPSHOT (REPEATABLE READ); a database made with
+    // CREATE DATABASE ... ISOLATION LEVEL says which (c_serial_isolation.html, r_CREATE_DATABASE.html).
+    params.set('default_transaction_isolation', (await this.databaseIsolation()) === 'snapshot' ? 'repeatable read' : 'serializable');
+    params.set('rsdbl.flavor', this.deps.flavor);
     let up: Upstream | null = null;
     try {
       up = await Upstream.connect(this.deps.upstream, params);
@@ -204,6 +210,17 @@ export class Session {
     out.push(be.backendKeyData(this.pid, this.secret), be.readyForQuery('I'));
     this.write(Buffer.concat(out));
     void this.pump();
+  }
+
+  /** The database's ISOLATION LEVEL (a database-level setting), else the flavour's default. */
+  private async databaseIsolation(): Promise<'snapshot' | 'serializable'> {
+    const fallback = this.deps.flavor === 'serverless' ? 'snapshot' : 'serializable';
+    try {
+      const [r] = await this.deps.sideQuery(this.database, `SELECT current_setting($1, true) AS v`, [ISOLATION_SETTING]);
+      return r?.v === 'snapshot' || r?.v === 'serializable' ? r.v : fallback;
+    } catch {
+      return fallback; // a missing database: the upstream connection reports it
+    }
   }
 
   /** A user's default from `ALTER USER ... SET enable_case_sensitive_identifier` applies to their new sessions. */
@@ -261,7 +278,7 @@ export class Session {
           if (head === 'close') this.pending.shift();
           break;
         case 'E': {
-          forward = be.error(translateError(decodeFields(f.payload), this.statementId));
+          forward = be.error(translateError(decodeFields(f.payload), this.statementId, this.pid));
           if (head === 'querySub') this.subFailed = true;
           const extended = head !== undefined && head !== 'query' && head !== 'querySub' && head !== 'sync';
           while (this.pending.length && !['sync', 'query', 'querySub'].includes(this.pending[0]!)) this.pending.shift();
@@ -397,6 +414,7 @@ export class Session {
   private context(): CommandContext {
     return {
       database: this.database,
+      serverless: this.deps.flavor === 'serverless',
       sessionPid: this.pid,
       query: (sql) => this.internalQuery(sql),
       copyIn: (sql, produce) => this.copyIn(sql, produce),
@@ -469,7 +487,7 @@ export class Session {
 
   private async sendError(err: unknown): Promise<void> {
     if (err instanceof UpstreamError) {
-      this.write(be.error(translateError(err.fields, this.statementId)));
+      this.write(be.error(translateError(err.fields, this.statementId, this.pid)));
       return;
     }
     const rs = err instanceof RsError ? err : new RsError(`internal error in the Redshift double: ${(err as Error)?.message ?? String(err)}`, 'XX000');

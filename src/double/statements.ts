@@ -1,7 +1,7 @@
 import { excessBlanksTrigger } from './blanks.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
-import { byteCheck, CI_COLLATION, type CreateTablePlan } from './ddl.js';
+import { byteCheck, CI_COLLATION, type CreateTablePlan, type TableMeta } from './ddl.js';
 import { RsError } from './errors.js';
 import { CASE_SETTING, COLLATION_SETTING, ISOLATION_SETTING, type Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
@@ -84,6 +84,10 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
       if (cmd.isolation) await ctx.query(`ALTER DATABASE ${db} SET ${ISOLATION_SETTING} = ${lit(cmd.isolation)}`);
       return { tag: 'CREATE DATABASE' };
     }
+    case 'alterDatabaseIsolation':
+      // new sessions of that database pick it up (the double reads it when a session starts)
+      await ctx.query(`ALTER DATABASE ${ident(cmd.name)} SET ${ISOLATION_SETTING} = ${lit(cmd.isolation)}`);
+      return { tag: 'ALTER DATABASE' };
     case 'userCaseSensitive': {
       // Stored as Postgres stores role settings; the double reads it when that user's session starts.
       const role = ident(cmd.user);
@@ -118,9 +122,56 @@ async function createTable(ctx: CommandContext, plan: CreateTablePlan): Promise<
   await ctx.query(plan.sql);
   if (existed) return { tag: plan.ctas ? 'SELECT' : 'CREATE TABLE' };
   if (plan.ctas) await addByteChecks(ctx, plan.tableText);
-  for (const s of recordTableMeta(plan.tableText, plan.meta, plan.like)) await ctx.query(s);
+  const inherited = plan.like ? await parentMeta(ctx, plan.like) : null;
+  if (inherited) for (const s of recordTableMeta(plan.tableText, mergeMeta(inherited, plan.meta), null)) await ctx.query(s);
+  else for (const s of recordTableMeta(plan.tableText, plan.meta, plan.like)) await ctx.query(s);
   await ensureExcessBlanksTrigger(ctx, plan.tableText);
   return { tag: plan.ctas ? 'SELECT' : 'CREATE TABLE' };
+}
+
+/**
+ * The LIKE parent's dist/sort/encode metadata, read through the side connection: a read of the
+ * double's metadata tables inside the client's serializable transaction would make concurrent
+ * loads (each creating its staging table LIKE its target) conflict with each other, which
+ * Redshift does not do. Null when the side connection cannot see the parent (created in the
+ * client's still open transaction): then the client's session copies it.
+ */
+async function parentMeta(ctx: CommandContext, like: string): Promise<TableMeta | null> {
+  const oid = Number((await ctx.query(`SELECT ${lit(like)}::regclass::oid`)).rows[0]![0]);
+  const [t] = await ctx.sideQuery(
+    `SELECT EXISTS (SELECT 1 FROM pg_class WHERE oid = $1) AS visible, m.diststyle, m.sortkey_type, m.backup,
+            (SELECT attname FROM pg_attribute WHERE attrelid = $1 AND attnum = m.distkey) AS distkey,
+            ARRAY(SELECT a.attname FROM unnest(m.sortkey) WITH ORDINALITY u(n, o) JOIN pg_attribute a ON a.attrelid = $1 AND a.attnum = u.n ORDER BY u.o)::text[] AS sortkey
+     FROM (SELECT 1) one LEFT JOIN redshift_double.table_meta m ON m.reloid = $1`,
+    [oid],
+  );
+  if (!t?.visible) return null;
+  const enc = await ctx.sideQuery(
+    `SELECT a.attname, m.encoding FROM redshift_double.column_meta m JOIN pg_attribute a ON a.attrelid = m.reloid AND a.attnum = m.attnum WHERE m.reloid = $1`,
+    [oid],
+  );
+  return {
+    diststyle: (t.diststyle as TableMeta['diststyle']) ?? null,
+    distkey: (t.distkey as string | null) ?? null,
+    sortkey: (t.sortkey as string[] | null) ?? [],
+    sortkeyType: (t.sortkey_type as TableMeta['sortkeyType']) ?? null,
+    backup: (t.backup as boolean | null) ?? null,
+    encodings: new Map(enc.map((r) => [r.attname as string, r.encoding as string])),
+    keys: [], // LIKE does not inherit key constraints
+  };
+}
+
+/** The parent's metadata with the new table's own attributes winning. */
+function mergeMeta(parent: TableMeta, own: TableMeta): TableMeta {
+  return {
+    diststyle: own.diststyle ?? parent.diststyle,
+    distkey: own.diststyle !== null ? own.distkey : parent.distkey,
+    sortkey: own.sortkeyType !== null ? own.sortkey : parent.sortkey,
+    sortkeyType: own.sortkeyType ?? parent.sortkeyType,
+    backup: own.backup ?? parent.backup,
+    encodings: new Map([...parent.encodings, ...own.encodings]),
+    keys: own.keys,
+  };
 }
 
 /** Tables with VARCHAR columns get the trigger that cuts blanks beyond the byte limit (blanks.ts). */
