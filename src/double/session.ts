@@ -24,8 +24,8 @@ import {
   SSL_REQUEST,
   type Frame,
 } from './protocol.js';
-import { classify, COLLATION_SETTING, ISOLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
-import { lit, splitStatements } from './sql-lexer.js';
+import { CASE_SETTING, classify, COLLATION_SETTING, ISOLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
+import { splitStatements } from './sql-lexer.js';
 import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
@@ -187,8 +187,15 @@ export class Session {
     params.set('escape_string_warning', 'off');
     // Provisioned: SERIALIZABLE; Serverless: SNAPSHOT (REPEATABLE READ); a database made with
     // CREATE DATABASE ... ISOLATION LEVEL says which (c_serial_isolation.html, r_CREATE_DATABASE.html).
-    params.set('default_transaction_isolation', (await this.databaseIsolation()) === 'snapshot' ? 'repeatable read' : 'serializable');
+    const defaults = await this.sessionDefaults();
+    params.set('default_transaction_isolation', defaults.isolation === 'snapshot' ? 'repeatable read' : 'serializable');
     params.set('rsdbl.flavor', this.deps.flavor);
+    // the session's reset value of enable_case_sensitive_identifier: the client user's default
+    // (a startup parameter wins over any role setting of the upstream admin user)
+    params.set(CASE_SETTING, defaults.caseSensitive ? 'on' : 'off');
+    this.values.caseSensitiveIdentifiersDefault = defaults.caseSensitive;
+    this.values.caseSensitiveIdentifiers = defaults.caseSensitive;
+    this.values.databaseCaseInsensitive = defaults.caseInsensitiveDatabase;
     let up: Upstream | null = null;
     try {
       up = await Upstream.connect(this.deps.upstream, params);
@@ -197,7 +204,6 @@ export class Session {
       this.up = up;
       up.onFrame = (frames) => this.onUpstream(frames);
       up.onClose = () => this.close();
-      await this.loadUserDefaults();
     } catch (err) {
       up?.close();
       if (err instanceof UpstreamError) return this.fatal(translateError(err.fields));
@@ -212,27 +218,27 @@ export class Session {
     void this.pump();
   }
 
-  /** The database's ISOLATION LEVEL (a database-level setting), else the flavour's default. */
-  private async databaseIsolation(): Promise<'snapshot' | 'serializable'> {
-    const fallback = this.deps.flavor === 'serverless' ? 'snapshot' : 'serializable';
+  /**
+   * Read through the side pool before the upstream session opens: the database's ISOLATION
+   * LEVEL and COLLATE (database-level settings the double's CREATE DATABASE wrote, else the
+   * flavour's defaults) and the client user's `ALTER USER ... SET enable_case_sensitive_identifier`.
+   */
+  private async sessionDefaults(): Promise<{ isolation: 'snapshot' | 'serializable'; caseSensitive: boolean; caseInsensitiveDatabase: boolean }> {
+    const out = { isolation: (this.deps.flavor === 'serverless' ? 'snapshot' : 'serializable') as 'snapshot' | 'serializable', caseSensitive: false, caseInsensitiveDatabase: false };
     try {
-      const [r] = await this.deps.sideQuery(this.database, `SELECT current_setting($1, true) AS v`, [ISOLATION_SETTING]);
-      return r?.v === 'snapshot' || r?.v === 'serializable' ? r.v : fallback;
+      const user = this.clientParams.get('user') ?? '';
+      const [r] = await this.deps.sideQuery(
+        this.database,
+        `SELECT current_setting($1, true) AS iso, current_setting($2, true) AS coll, (${userCaseDefaultSql(user)}) AS ecsi`,
+        [ISOLATION_SETTING, COLLATION_SETTING],
+      );
+      if (r?.iso === 'snapshot' || r?.iso === 'serializable') out.isolation = r.iso;
+      out.caseInsensitiveDatabase = r?.coll === 'case_insensitive';
+      out.caseSensitive = r?.ecsi === 'on';
     } catch {
-      return fallback; // a missing database: the upstream connection reports it
+      // a missing database: the upstream connection reports it
     }
-  }
-
-  /** A user's default from `ALTER USER ... SET enable_case_sensitive_identifier` applies to their new sessions. */
-  private async loadUserDefaults(): Promise<void> {
-    const user = this.clientParams.get('user') ?? '';
-    const r = await this.internalQuery(userCaseDefaultSql(user));
-    const on = r.rows[0]?.[0] === 'on';
-    this.values.caseSensitiveIdentifiersDefault = on;
-    this.values.caseSensitiveIdentifiers = on;
-    // CREATE DATABASE ... COLLATE CASE_INSENSITIVE left a database-level setting
-    const db = await this.internalQuery(`SELECT current_setting(${lit(COLLATION_SETTING)}, true)`);
-    this.values.databaseCaseInsensitive = db.rows[0]?.[0] === 'case_insensitive';
+    return out;
   }
 
   /** After a transaction in which the setting changed ends (COMMIT, ROLLBACK, SET LOCAL), read it again. */
