@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { redactUrl } from '../config/connection.js';
+import { REDSHIFT_CASE_SENSITIVE_IDENTIFIERS } from '../db/connect.js';
 
 /**
  * Where the toolkit connects: an explicit URL, else REDSHIFT_URL, else the standard
@@ -26,7 +27,10 @@ export function resolveRedshiftConnection(url: string | undefined, env: Record<s
   };
 }
 
-/** A session in UTC (Redshift rejects startup options, so SET after connecting). */
+/**
+ * A session in UTC with case-sensitive identifiers, as the loader's (Redshift rejects
+ * startup options, so SET after connecting).
+ */
 export async function openRedshift(c: ResolvedConnection): Promise<pg.Client> {
   const client = new pg.Client({ ...c.config, application_name: 'redshift-loader admin' });
   client.on('error', () => undefined);
@@ -36,5 +40,6 @@ export async function openRedshift(c: ResolvedConnection): Promise<pg.Client> {
     throw new Error(`cannot connect to Redshift (${c.description}): ${(err as Error).message}`);
   }
   await client.query(`SET timezone TO 'UTC'`);
+  await client.query(REDSHIFT_CASE_SENSITIVE_IDENTIFIERS);
   return client;
 }

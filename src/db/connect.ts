@@ -11,12 +11,17 @@ export async function connect(url: string, applicationName = 'redshift-loader'):
   return client;
 }
 
-/** Redshift rejects unknown startup options, so its session gets SET statements instead. */
+/**
+ * Redshift rejects unknown startup options, so its session gets SET statements instead:
+ * UTC, and case-sensitive identifiers, since Redshift otherwise folds quoted identifiers to
+ * lower case (r_names.html) and mixed-case source names would not reach their tables.
+ */
 export async function connectRedshift(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'redshift-loader' });
   client.on('error', () => undefined);
   await client.connect();
   await client.query(`SET timezone TO 'UTC'`);
+  await client.query(REDSHIFT_CASE_SENSITIVE_IDENTIFIERS);
   return client;
 }
 
@@ -36,6 +41,9 @@ export async function defaultTimeZone(url: string): Promise<string> {
     await client.end().catch(() => undefined);
   }
 }
+
+/** Every Redshift session the product opens runs with this (r_enable_case_sensitive_identifier.html). */
+export const REDSHIFT_CASE_SENSITIVE_IDENTIFIERS = 'SET enable_case_sensitive_identifier TO true';
 
 export async function withConnection<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = await connect(url);

@@ -16,6 +16,8 @@ export interface QueryResult {
  */
 export interface CommandContext {
   database: string;
+  /** Serverless flavour: loads are recorded for the SYS views only. */
+  serverless: boolean;
   /** The pid the client was given (stl_load_errors.session). */
   sessionPid: number;
   query(sql: string): Promise<QueryResult>;
@@ -31,4 +33,6 @@ export interface CommandContext {
 
 export interface CommandResult {
   tag: string;
+  /** Rows a command returns (text columns), e.g. SHOW. */
+  rows?: { columns: string[]; values: Array<Array<string | null>> };
 }

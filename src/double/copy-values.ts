@@ -1,4 +1,5 @@
 import { findInvalidUtf8, replaceInvalidUtf8, truncateUtf8, type RawField } from './csv.js';
+import { checkSuperJson } from './super-json.js';
 
 /**
  * Field conversion for COPY: Redshift's NULL rules, byte limits, UTF-8 checks and type
@@ -98,7 +99,8 @@ function convert(field: RawField | undefined, col: TargetColumn, o: ValueOptions
       }
     }
     if (col.length !== null && bytes.length > col.length) {
-      if (col.typname === 'bpchar' && bytes.subarray(col.length).every((b) => b === 0x20)) bytes = bytes.subarray(0, col.length);
+      // excess that is only blanks is cut, not refused (r_Character_types.html)
+      if (bytes.subarray(col.length).every((b) => b === 0x20)) bytes = bytes.subarray(0, col.length);
       else if (o.truncateColumns) bytes = truncateUtf8(bytes, col.length);
       else return fail(1204, 'String length exceeds DDL length');
     }
@@ -109,12 +111,8 @@ function convert(field: RawField | undefined, col: TargetColumn, o: ValueOptions
   // Empty fields load as NULL for non-character types (Redshift: "always"), quoted or not.
   if (empty) return ok(null);
   if (col.isSuper) {
-    try {
-      JSON.parse(s);
-    } catch {
-      return fail(1224, `Invalid JSON for SUPER: ${s.slice(0, 60)}`);
-    }
-    return ok(s);
+    const problem = checkSuperJson(s);
+    return problem ? fail(problem.code, problem.reason) : ok(s);
   }
   switch (col.typname) {
     case 'int2':
@@ -208,6 +206,10 @@ function numeric(t: string, col: TargetColumn, roundec: boolean): Converted {
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+/** DATE and TIMESTAMP hold 4713 BC to 294276 AD (r_Datetime_types.html). */
+export const MIN_BC_YEAR = 4713;
+export const MAX_AD_YEAR = 294276;
+
 function validYmd(y: number, mo: number, d: number): boolean {
   if (mo < 1 || mo > 12 || d < 1 || y < 1) return false;
   const dim = [31, (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]!;
@@ -216,21 +218,30 @@ function validYmd(y: number, mo: number, d: number): boolean {
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 
-/** Date part of a value: [y, m, d, rest-of-string] or null. */
+/** Two-digit years, as Postgres (and Redshift's 'auto') reads them: 70-99 -> 19xx, 00-69 -> 20xx. */
+const century = (yy: string) => (yy.length === 2 ? (Number(yy) >= 70 ? 1900 : 2000) + Number(yy) : Number(yy));
+
+/**
+ * Date part of a value: [y, m, d, rest-of-string] or null. The default format takes
+ * YYYY-MM-DD only; 'auto' also takes years of 5 or 6 digits (up to 294276 AD) in the ISO
+ * form and the forms listed in README, Assumptions.
+ */
 function datePart(t: string, auto: boolean): [number, number, number, string] | null {
   let m = /^(\d{4})-(\d{2})-(\d{2})(.*)$/.exec(t);
   if (m) return [Number(m[1]), Number(m[2]), Number(m[3]), m[4]!];
   if (!auto) return null;
+  m = /^(\d{5,6})-(\d{2})-(\d{2})(.*)$/.exec(t);
+  if (m) return [Number(m[1]), Number(m[2]), Number(m[3]), m[4]!];
   m = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(.*)$/.exec(t);
   if (m) return [Number(m[1]), Number(m[2]), Number(m[3]), m[4]!];
   m = /^(\d{4})(\d{2})(\d{2})(.*)$/.exec(t);
   if (m) return [Number(m[1]), Number(m[2]), Number(m[3]), m[4]!];
   m = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(.*)$/.exec(t);
   if (m) return [Number(m[3]), Number(m[1]), Number(m[2]), m[4]!];
-  m = /^([A-Za-z]{3,9})\.?[ -](\d{1,2}),?[ -](\d{4})(.*)$/.exec(t);
+  m = /^([A-Za-z]{3,9})\.?[ -](\d{1,2}),?[ -](\d{4}|\d{2})(?!\d)(.*)$/.exec(t);
   if (m) {
     const mo = MONTHS.indexOf(m[1]!.slice(0, 3).toLowerCase());
-    if (mo >= 0) return [Number(m[3]), mo + 1, Number(m[2]), m[4]!];
+    if (mo >= 0) return [century(m[3]!), mo + 1, Number(m[2]), m[4]!];
   }
   m = /^(\d{1,2})[ -]([A-Za-z]{3,9})\.?,?[ -](\d{4})(.*)$/.exec(t);
   if (m) {
@@ -240,13 +251,37 @@ function datePart(t: string, auto: boolean): [number, number, number, string] | 
   return null;
 }
 
+/**
+ * 'auto' reads a trailing ` BC` (automatic-recognition.html: "BC | Jan-08-95 BC"); a
+ * two-digit year before BC is the year itself (95 BC), as in Postgres.
+ */
+function splitEra(t: string, auto: boolean): { body: string; bc: boolean } {
+  const m = auto ? /^(.*\S)\s+BC$/i.exec(t) : null;
+  return m ? { body: m[1]!, bc: true } : { body: t, bc: false };
+}
+
+function datePartWithEra(t: string, auto: boolean): { y: number; mo: number; d: number; rest: string; bc: boolean } | null {
+  const { body, bc } = splitEra(t, auto);
+  let p = datePart(body, auto);
+  if (!p) return null;
+  if (bc) {
+    // a two-digit year in "Mon-DD-YY BC" is not moved into a century
+    const yy = /^[A-Za-z]{3,9}\.?[ -]\d{1,2},?[ -](\d{2})(?!\d)/.exec(body);
+    if (yy) p = [Number(yy[1]), p[1], p[2], p[3]];
+  }
+  const [y, mo, d, rest] = p;
+  if (!validYmd(y, mo, d)) return null;
+  if (bc ? y > MIN_BC_YEAR : y > MAX_AD_YEAR) return null;
+  return { y, mo, d, rest, bc };
+}
+
+const isoDate = (y: number, mo: number, d: number) => `${pad(y, 4)}-${pad(mo)}-${pad(d)}`;
+
 export function parseDate(t: string, auto: boolean): string | null {
-  const d = datePart(t, auto);
-  if (!d) return null;
-  const [y, mo, day, rest] = d;
-  if (!validYmd(y, mo, day)) return null;
-  if (rest !== '' && !(auto && parseTimeRest(rest) !== null)) return null;
-  return `${pad(y, 4)}-${pad(mo)}-${pad(day)}`;
+  const p = datePartWithEra(t, auto);
+  if (!p) return null;
+  if (p.rest !== '' && !(auto && parseTimeRest(p.rest) !== null)) return null;
+  return `${isoDate(p.y, p.mo, p.d)}${p.bc ? ' BC' : ''}`;
 }
 
 /** " 10:11:12.123456 +02:00" -> ["10:11:12.123456", "+02:00"]; "" -> midnight. */
@@ -282,15 +317,13 @@ export function parseTimestamp(t: string, format: string | null, tz: boolean): s
     const re = tz ? /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:?\d{2})?)?$/ : /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/;
     if (!re.test(t)) return null;
   }
-  const d = datePart(t, auto);
-  if (!d) return null;
-  const [y, mo, day, rest] = d;
-  if (!validYmd(y, mo, day)) return null;
-  const time = parseTimeRest(rest);
+  const p = datePartWithEra(t, auto);
+  if (!p) return null;
+  const time = parseTimeRest(p.rest);
   if (!time) return null;
   const [clock, off] = time;
   // TIMESTAMP drops any offset; TIMESTAMPTZ keeps it (no offset = UTC).
-  return `${pad(y, 4)}-${pad(mo)}-${pad(day)} ${clock}${tz ? off || '+00:00' : ''}`;
+  return `${isoDate(p.y, p.mo, p.d)} ${clock}${tz ? off || '+00:00' : ''}${p.bc ? ' BC' : ''}`;
 }
 
 /** Postgres COPY text-format escaping of one value. */

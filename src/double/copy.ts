@@ -90,6 +90,8 @@ async function resolveFiles(ctx: CommandContext, cmd: CopyCommand): Promise<Sour
       throw new RsError(`Manifest file is not in correct json format: ${cmd.from}`, 'XX000');
     }
     if (!manifest || !Array.isArray(manifest.entries)) throw new RsError(`Manifest file is not in correct json format: ${cmd.from}`, 'XX000');
+    // "Regardless of any mandatory settings, COPY will terminate if no files are found" (loading-data-files-using-manifest.html)
+    if (manifest.entries.length === 0) throw new RsError(`COPY found no files to load: the manifest '${cmd.from}' has no entries`, 'XX000');
     const out: SourceFile[] = [];
     for (const e of manifest.entries) {
       if (typeof e?.url !== 'string' || !/^s3:\/\/[^/]+\/.+/.test(e.url)) throw new RsError(`COPY with MANIFEST parameter requires full S3 path for each file (error 8001): ${String(e?.url)}`, 'XX000');
@@ -133,6 +135,9 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
   ctx.values.lastCopyId = queryId;
   ctx.values.lastCopyCount = 0;
   const starttime = new Date();
+  // the client's transaction, for the SYS views (assigns an id if the transaction has none yet)
+  const xid = Number((await ctx.query('SELECT txid_current()')).rows[0]?.[0] ?? 0);
+  const stats = { filesScanned: 0, bytesScanned: 0, loadedBytes: 0 };
 
   const valueOpts: ValueOptions = {
     nullAs: cmd.nullAs,
@@ -157,10 +162,15 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
     let pending: string[] = [];
     let pendingLen = 0;
     const flush = () => {
-      if (pending.length) send(Buffer.from(pending.join(''), 'utf8'));
+      if (pending.length) {
+        const chunk = Buffer.from(pending.join(''), 'utf8');
+        stats.loadedBytes += chunk.length;
+        send(chunk);
+      }
       pending = [];
       pendingLen = 0;
     };
+    let found = 0;
     for (const f of files) {
       if (ctx.cancelled()) throw new RsError(`Query (${queryId}) cancelled on user's request`, '57014');
       let body = await getObject(ctx.s3, f.bucket, f.key);
@@ -169,6 +179,9 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
           throw new RsError(`Manifest file entry is mandatory but the file was not found: ${f.url} (error 1212: Load file was not found)`, 'XX000');
         continue;
       }
+      found++;
+      stats.filesScanned++;
+      stats.bytesScanned += body.length;
       if (cmd.compression !== 'none') {
         try {
           // Every frame (zstd) or member (gzip) of the file, as Redshift reads them.
@@ -206,6 +219,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       commits.push({ url: f.url, lines, errors: errors.length - before });
       flush();
     }
+    if (found === 0) throw new RsError(`COPY found no files to load: none of the files in the manifest '${cmd.from}' exists`, 'XX000');
   };
 
   const cols = targets.map((c) => ident(c.name)).join(', ');
@@ -226,12 +240,14 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       });
       failed = true;
     }
-    if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime);
+    if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime, xid);
+    await writeLoadHistory(ctx, { queryId, xid, table: table.relname, start: starttime, cmd, status: 'aborted', files: files.length, ...stats, loaded: 0, loadedBytes: 0, errors: errors.length });
     if (failed) throw loadFailed(cmd.tableName, errors[0]);
     throw e;
   }
-  if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime);
+  if (errors.length) await writeLoadErrors(ctx, errors, queryId, table.oid, starttime, xid);
   await writeLoadCommits(ctx, commits, queryId, cmd.format);
+  await writeLoadHistory(ctx, { queryId, xid, table: table.relname, start: starttime, cmd, status: 'completed', loaded: cmd.noload ? 0 : loaded, files: files.length, ...stats, errors: errors.length });
   ctx.values.lastCopyCount = cmd.noload ? 0 : loaded;
   if (errors.length) ctx.notice(`Load into table '${cmd.tableName}' completed, ${errors.length} record(s) could not be loaded.  Check 'stl_load_errors' system table for details.`, 'WARNING');
   ctx.notice(`Load into table '${cmd.tableName}' completed, ${cmd.noload ? 0 : loaded} record(s) loaded successfully.`, 'INFO');
@@ -259,6 +275,11 @@ function text(b: Buffer, maxBytes: number): string {
   return truncateUtf8(Buffer.from(b.toString('utf8').replace(/\u0000/g, ''), 'utf8'), maxBytes).toString('utf8');
 }
 
+/** raw_line: "Multibyte characters in the load data are replaced with a period" (r_STL_LOAD_ERRORS.html). */
+function rawLineText(b: Buffer, maxBytes: number): string {
+  return text(b.subarray(0, maxBytes * 4), maxBytes * 4).replace(/[^\u0000-\u007f]/gu, '.').slice(0, maxBytes);
+}
+
 function errorRow(filename: string, line: number, rec: RawRecord | null, colname: string, type: string, code: number, reason: string, field?: Buffer, colLength = '', position = 0): LoadErrorRow {
   return {
     filename,
@@ -267,17 +288,24 @@ function errorRow(filename: string, line: number, rec: RawRecord | null, colname
     type,
     colLength,
     position,
-    rawLine: rec ? text(rec.raw, 1024) : '',
+    rawLine: rec ? rawLineText(rec.raw, 1024) : '',
     rawField: field ? text(field, 1024) : '',
     code,
     reason: text(Buffer.from(reason), 100),
   };
 }
 
+/** "The maximum size of a single input row from any source is 4 MB" (copy-parameters-data-source.html). */
+export const MAX_ROW_BYTES = 4 * 1024 * 1024;
+
 /** One record -> a Postgres COPY text line, or null after recording the error. */
 export function convertRecord(rec: RawRecord, targets: TargetColumn[], o: ValueOptions, fillRecord: boolean, filename: string, errors: LoadErrorRow[]): string | null {
   if (rec.error) {
     errors.push(errorRow(filename, rec.line, rec, '', '', rec.error.code, rec.error.reason));
+    return null;
+  }
+  if (rec.raw.length > MAX_ROW_BYTES) {
+    errors.push(errorRow(filename, rec.line, rec, '', '', 1216, `Input record exceeds the maximum row size of 4 MB (${rec.raw.length} bytes)`));
     return null;
   }
   if (rec.fields.length > targets.length) {
@@ -305,12 +333,48 @@ export function convertRecord(rec: RawRecord, targets: TargetColumn[], o: ValueO
   return out.join('\t') + '\n';
 }
 
-function shortType(col: TargetColumn): string {
-  return col.isSuper ? 'super' : col.typname;
+/**
+ * stl_load_errors.type is character(10): the short type name (int4, varchar, bpchar,
+ * numeric, timestamp, ...), cut to 10 characters as a cast to character(10) cuts it
+ * ('timestamptz' -> 'timestampt'; the guide lists no value for it, README Assumptions).
+ */
+export function shortType(col: Pick<TargetColumn, 'isSuper' | 'typname'>): string {
+  return (col.isSuper ? 'super' : col.typname).slice(0, 10);
 }
 
-async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], queryId: number, tbl: number, start: Date): Promise<void> {
-  const ts = start.toISOString().replace('T', ' ').replace('Z', '');
+const sqlTimestamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
+
+interface LoadSummary {
+  queryId: number;
+  xid: number;
+  table: string;
+  start: Date;
+  cmd: CopyCommand;
+  status: 'completed' | 'aborted';
+  loaded: number;
+  loadedBytes: number;
+  files: number;
+  filesScanned: number;
+  bytesScanned: number;
+  errors: number;
+}
+
+/** One row of SYS_LOAD_HISTORY per COPY (SYS_LOAD_HISTORY.html), through the side connection. */
+async function writeLoadHistory(ctx: CommandContext, h: LoadSummary): Promise<void> {
+  const end = new Date();
+  await ctx.sideQuery(
+    `INSERT INTO redshift_double.load_history (user_id, query_id, transaction_id, session_id, database_name, status, table_name, start_time, end_time, duration,
+       data_source, file_format, loaded_rows, loaded_bytes, source_file_count, source_file_bytes, file_count_scanned, file_bytes_scanned, error_count, copy_job_id, serverless)
+     VALUES (100, $1, $2, $3, current_database(), $4, $5, $6::timestamp, $7::timestamp, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, $18)`,
+    [
+      h.queryId, h.xid, ctx.sessionPid, h.status, h.table, sqlTimestamp(h.start), sqlTimestamp(end), (end.getTime() - h.start.getTime()) * 1000,
+      h.cmd.from, h.cmd.format === 'csv' ? 'csv' : 'txt', h.loaded, h.loadedBytes, h.files, h.bytesScanned, h.filesScanned, h.bytesScanned, h.errors, ctx.serverless,
+    ],
+  );
+}
+
+async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], queryId: number, tbl: number, start: Date, xid: number): Promise<void> {
+  const ts = sqlTimestamp(start);
   const cols = ['filename', 'line_number', 'colname', 'type', 'col_length', 'position', 'raw_line', 'raw_field_value', 'err_code', 'err_reason'];
   const arrays: unknown[][] = cols.map(() => []);
   for (const e of errors) {
@@ -318,19 +382,20 @@ async function writeLoadErrors(ctx: CommandContext, errors: LoadErrorRow[], quer
     vals.forEach((v, i) => arrays[i]!.push(v));
   }
   await ctx.sideQuery(
-    `INSERT INTO redshift_double.load_errors (userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason, is_partial, start_offset)
-     SELECT 100, 0, $1, $2::timestamp, $3, $4, u.filename, u.line_number, u.colname, u.type, u.col_length, u.position, u.raw_line, u.raw_field_value, u.err_code, u.err_reason, 0, 0
+    `INSERT INTO redshift_double.load_errors (userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason, is_partial, start_offset, transaction_id, serverless)
+     SELECT 100, 0, $1, $2::timestamp, $3, $4, u.filename::character(256), u.line_number, u.colname::character(127), u.type::character(10),
+            u.col_length::character(10), u.position, u.raw_line::character(1024), u.raw_field_value::character(1024), u.err_code, u.err_reason::character(100), 0, 0, $15, $16
      FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[], $12::text[], $13::int[], $14::text[])
        AS u(filename, line_number, colname, type, col_length, position, raw_line, raw_field_value, err_code, err_reason)`,
-    [tbl, ts, ctx.sessionPid, queryId, ...arrays],
+    [tbl, ts, ctx.sessionPid, queryId, ...arrays, xid, ctx.serverless],
   );
 }
 
 async function writeLoadCommits(ctx: CommandContext, commits: Array<{ url: string; lines: number; errors: number }>, queryId: number, format: string): Promise<void> {
   if (!commits.length) return;
   await ctx.sideQuery(
-    `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format)
-     SELECT 100, $1, 0, 'streamed-file', u.f, 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
-    [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors)],
+    `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format, serverless)
+     SELECT 100, $1, 0, 'streamed-file', u.f::character(256), 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2, $6 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
+    [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors), ctx.serverless],
   );
 }

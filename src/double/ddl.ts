@@ -16,6 +16,13 @@ export interface TableMeta {
   backup: boolean | null;
   /** Column name -> ENCODE given in the DDL. */
   encodings: Map<string, string>;
+  /** PRIMARY KEY / UNIQUE / FOREIGN KEY declarations: informational in Redshift, kept to refuse ALTER COLUMN TYPE on them. */
+  keys: KeyConstraint[];
+}
+
+export interface KeyConstraint {
+  kind: 'PRIMARY KEY' | 'UNIQUE' | 'FOREIGN KEY';
+  columns: string[];
 }
 
 export interface CreateTablePlan {
@@ -38,6 +45,8 @@ export interface ColumnPlan {
   encoding: string | null;
   distkey: boolean;
   sortkey: boolean;
+  /** Key constraints declared on the column itself. */
+  keys: KeyConstraint['kind'][];
 }
 
 const COLUMN_KEYWORDS = new Set([
@@ -52,16 +61,38 @@ export function byteCheck(col: string, t: MappedType): string {
   return '';
 }
 
+/** What a DDL statement needs to know about the database it runs in. */
+export interface DdlContext {
+  /** CREATE DATABASE ... COLLATE CASE_INSENSITIVE: character columns default to case-insensitive. */
+  caseInsensitive: boolean;
+}
+
+const DEFAULT_DDL: DdlContext = { caseInsensitive: false };
+
+/** The Postgres collation of Redshift's CASE_INSENSITIVE (nondeterministic ICU, strength 2). */
+export const CI_COLLATION = 'redshift_double.case_insensitive';
+
+/** COLLATE names Redshift accepts (r_COLLATE.html): true = case-insensitive. */
+export function collationName(v: string): boolean | null {
+  const x = v.toLowerCase();
+  if (x === 'case_insensitive' || x === 'ci') return true;
+  if (x === 'case_sensitive' || x === 'cs') return false;
+  return null;
+}
+
 /** Parses one column definition at the cursor, up to (not including) ',' or ')'. */
-export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: string) => string, pkColumns = new Set<string>()): ColumnPlan {
+export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: string) => string, pkColumns = new Set<string>(), ddl: DdlContext = DEFAULT_DDL): ColumnPlan {
   const name = c.ident();
   const type = readType(c, `${table}.${name}`);
+  if (type.super && ddl.caseInsensitive) throw new RsError('SUPER data type is not supported in a case-insensitive database.', '0A000');
+  let caseInsensitive: boolean | null = null;
   let notNull = pkColumns.has(name);
   let def = '';
   let identity = '';
   let encoding: string | null = null;
   let distkey = false;
   let sortkey = false;
+  const keys: KeyConstraint['kind'][] = [];
   const atEnd = () => c.done() || c.isOp(',') || c.isOp(')');
   while (!atEnd()) {
     if (c.acceptWord('not', 'null')) notNull = true;
@@ -101,22 +132,29 @@ export function readColumn(c: TokenCursor, table: string, rewriteExpr: (s: strin
       encoding = e;
     } else if (c.acceptWord('distkey')) distkey = true;
     else if (c.acceptWord('sortkey')) sortkey = true;
-    else if (c.acceptWord('primary', 'key')) notNull = true;
-    else if (c.acceptWord('unique')) {
-      /* informational */
-    } else if (c.acceptWord('references')) {
+    else if (c.acceptWord('primary', 'key')) {
+      notNull = true;
+      keys.push('PRIMARY KEY');
+    } else if (c.acceptWord('unique')) keys.push('UNIQUE');
+    else if (c.acceptWord('references')) {
       c.qualifiedName();
       if (c.isOp('(')) c.group();
+      keys.push('FOREIGN KEY');
     } else if (c.acceptWord('collate')) {
       const coll = c.ident();
-      if (coll !== 'case_sensitive') throw new RsError(`The Redshift double does not implement COLLATE ${coll}.`, '0A000');
+      caseInsensitive = collationName(coll);
+      if (caseInsensitive === null) throw new RsError(`collation "${coll}" is not supported: use CASE_SENSITIVE or CASE_INSENSITIVE`, '0A000');
     } else if (c.acceptWord('constraint')) c.ident();
     else if (c.isWord('check')) throw notSupported('CHECK constraint');
     else throw syntaxAt(c.peek());
   }
   if (type.super && (distkey || sortkey)) throw new RsError(`column "${name}" has type SUPER and cannot be a distribution key or sort key`, 'XX000');
-  const sql = `${ident(name)} ${type.pg}${identity}${def}${notNull ? ' NOT NULL' : ''}${byteCheck(name, type)}`;
-  return { name, sql, type, encoding, distkey, sortkey };
+  // character columns take the column's COLLATE, else the database's
+  const character = !!(type.varcharBytes || type.charLength);
+  const ci = caseInsensitive ?? (character && ddl.caseInsensitive);
+  const collate = ci ? ` COLLATE ${CI_COLLATION}` : caseInsensitive === false ? ' COLLATE pg_catalog."default"' : '';
+  const sql = `${ident(name)} ${type.pg}${collate}${identity}${def}${notNull ? ' NOT NULL' : ''}${byteCheck(name, type)}`;
+  return { name, sql, type, encoding, distkey, sortkey, keys };
 }
 
 /** Reads `(col, ...)`. */
@@ -164,7 +202,23 @@ function readTableAttributes(c: TokenCursor, meta: TableMeta): void {
 }
 
 function emptyMeta(): TableMeta {
-  return { diststyle: null, distkey: null, sortkey: [], sortkeyType: null, backup: null, encodings: new Map() };
+  return { diststyle: null, distkey: null, sortkey: [], sortkeyType: null, backup: null, encodings: new Map(), keys: [] };
+}
+
+/** A table-level `[CONSTRAINT name] PRIMARY KEY (...) | UNIQUE (...) | FOREIGN KEY (...) REFERENCES t [(...)]` at the cursor. */
+function readTableConstraint(c: TokenCursor): KeyConstraint {
+  if (c.acceptWord('constraint')) c.ident();
+  if (c.acceptWord('primary', 'key')) return { kind: 'PRIMARY KEY', columns: columnList(c) };
+  if (c.acceptWord('unique')) return { kind: 'UNIQUE', columns: columnList(c) };
+  if (c.acceptWord('foreign', 'key')) {
+    const columns = columnList(c);
+    c.expectWord('references');
+    c.qualifiedName();
+    if (c.isOp('(')) columnList(c);
+    return { kind: 'FOREIGN KEY', columns };
+  }
+  if (c.isWord('check')) throw notSupported('CHECK constraint');
+  throw syntaxAt(c.peek());
 }
 
 function validateKeys(meta: TableMeta, columns: ColumnPlan[] | null): void {
@@ -181,7 +235,7 @@ function validateKeys(meta: TableMeta, columns: ColumnPlan[] | null): void {
 }
 
 /** CREATE [LOCAL] [TEMP] TABLE ... -> plan. `toks` are the statement's significant tokens. */
-export function planCreateTable(sql: string, rewriteExpr: (s: string) => string): CreateTablePlan {
+export function planCreateTable(sql: string, rewriteExpr: (s: string) => string, ddl: DdlContext = DEFAULT_DDL): CreateTablePlan {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
   c.expectWord('create');
   c.acceptWord('local');
@@ -229,20 +283,13 @@ export function planCreateTable(sql: string, rewriteExpr: (s: string) => string)
       else c.acceptWord('excluding', 'defaults');
       elements.push(`LIKE ${parent.text} INCLUDING CONSTRAINTS${defaults ? ' INCLUDING DEFAULTS INCLUDING IDENTITY' : ''}`);
     } else if (c.isWord('constraint') || c.isWord('primary') || c.isWord('unique') || c.isWord('foreign') || c.isWord('check')) {
-      if (c.acceptWord('constraint')) c.ident();
-      if (c.acceptWord('primary', 'key') || c.acceptWord('unique')) columnList(c);
-      else if (c.acceptWord('foreign', 'key')) {
-        columnList(c);
-        c.expectWord('references');
-        c.qualifiedName();
-        if (c.isOp('(')) columnList(c);
-      } else if (c.isWord('check')) throw notSupported('CHECK constraint');
-      else throw syntaxAt(c.peek());
+      meta.keys.push(readTableConstraint(c));
     } else {
-      const col = readColumn(c, tableName, rewriteExpr, pk);
+      const col = readColumn(c, tableName, rewriteExpr, pk, ddl);
       columns.push(col);
       elements.push(col.sql);
       if (col.encoding) meta.encodings.set(col.name, col.encoding);
+      for (const kind of col.keys) meta.keys.push({ kind, columns: [col.name] });
       if (col.distkey) {
         if (meta.distkey) throw new RsError('only one column can be the distribution key', 'XX000');
         meta.distkey = col.name;
@@ -287,14 +334,15 @@ function primaryKeyColumns(sql: string): Set<string> {
 
 export type AlterPlan =
   | { kind: 'addColumn'; tableText: string; sql: string; column: ColumnPlan }
-  | { kind: 'alterType'; tableText: string; column: string; type: MappedType }
+  | { kind: 'alterType'; tableText: string; table: string; column: string; type: MappedType }
+  | { kind: 'addKeys'; tableText: string; keys: KeyConstraint[] }
   | { kind: 'alterMeta'; tableText: string; set: Partial<TableMeta>; columnEncoding?: { column: string; encoding: string } }
   | { kind: 'append'; target: string; source: string; ignoreExtra: boolean; fillTarget: boolean }
   | { kind: 'noop'; tag: string }
   | { kind: 'pass' };
 
 /** ALTER TABLE forms Redshift treats specially; others pass through. */
-export function planAlterTable(sql: string, rewriteExpr: (s: string) => string): AlterPlan {
+export function planAlterTable(sql: string, rewriteExpr: (s: string) => string, ddl: DdlContext = DEFAULT_DDL): AlterPlan {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
   c.expectWord('alter');
   c.expectWord('table');
@@ -314,14 +362,14 @@ export function planAlterTable(sql: string, rewriteExpr: (s: string) => string):
   }
   if (c.acceptWord('add')) {
     if (c.isWord('constraint') || c.isWord('primary') || c.isWord('unique') || c.isWord('foreign')) {
-      if (c.acceptWord('constraint')) c.ident();
-      if (c.isWord('check')) throw notSupported('CHECK constraint');
-      return { kind: 'noop', tag: 'ALTER TABLE' };
+      const key = readTableConstraint(c);
+      if (!c.done()) throw syntaxAt(c.peek());
+      return { kind: 'addKeys', tableText: name.text, keys: [key] };
     }
     if (c.isWord('check')) throw notSupported('CHECK constraint');
     c.acceptWord('column');
     if (c.isWord('if')) throw syntaxError('if');
-    const column = readColumn(c, table, rewriteExpr);
+    const column = readColumn(c, table, rewriteExpr, new Set(), ddl);
     if (!c.done()) throw syntaxAt(c.peek());
     if (column.distkey || column.sortkey) throw new RsError('ALTER TABLE ADD COLUMN cannot add a DISTKEY or SORTKEY column', 'XX000');
     return { kind: 'addColumn', tableText: name.text, sql: `ALTER TABLE ${name.text} ADD COLUMN ${column.sql}`, column };
@@ -358,9 +406,10 @@ export function planAlterTable(sql: string, rewriteExpr: (s: string) => string):
     }
     if (c.acceptWord('type')) {
       const type = readType(c, `${table}.${col}`);
+      if (c.isWord('using')) throw new RsError('ALTER TABLE ALTER COLUMN does not support USING expression', '0A000');
       if (!type.varcharBytes) throw new RsError('target data type must be VARCHAR for ALTER COLUMN TYPE', '0A000');
       if (!c.done()) throw syntaxAt(c.peek());
-      return { kind: 'alterType', tableText: name.text, column: col, type };
+      return { kind: 'alterType', tableText: name.text, table, column: col, type };
     }
     return { kind: 'pass' };
   }

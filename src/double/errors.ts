@@ -29,7 +29,7 @@ export const CHAR_CONSTRAINT = /^rsdbl_char_(\d+)_/;
  * CHECK constraints become "value too long", MERGE's duplicate match and cancellation get
  * Redshift's messages. Internal context fields are dropped.
  */
-export function translateError(f: Fields, queryId?: number): Fields {
+export function translateError(f: Fields, queryId?: number, pid?: number): Fields {
   const out: Fields = { ...f };
   delete out.W;
   delete out.F;
@@ -53,6 +53,13 @@ export function translateError(f: Fields, queryId?: number): Fields {
     out.C = 'XX000';
     out.M = 'Found multiple matches to update the same tuple.';
     delete out.H;
+  } else if (f.C === '40001') {
+    // Redshift's shape (c_serial_isolation.html, AWS knowledge center): ERROR: 1023 / DETAIL: Serializable
+    // isolation violation on table - <id>, transactions forming the cycle are: <xids> (pid:<pid>).
+    // SQLSTATE stays 40001. Postgres names neither the table nor the other transactions: 0 and "unknown".
+    out.M = '1023';
+    out.D = `Serializable isolation violation on table - 0, transactions forming the cycle are: unknown (pid:${pid ?? 0})`;
+    out.H = `Postgres: ${f.M ?? ''}${f.D ? ` (${f.D})` : ''}`;
   } else if (f.C === '57014' && /user request/.test(f.M ?? '')) {
     out.M = `Query (${queryId ?? 0}) cancelled on user's request`;
   }

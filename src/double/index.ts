@@ -15,7 +15,15 @@ export interface RedshiftDoubleOptions {
   host?: string;
   port?: number;
   log?: Logger;
+  /**
+   * 'provisioned' (default): SERIALIZABLE isolation, loads in the STL and SYS views.
+   * 'serverless': SNAPSHOT isolation (Postgres REPEATABLE READ) and loads only in the SYS views.
+   * A database made with CREATE DATABASE ... ISOLATION LEVEL overrides the isolation.
+   */
+  flavor?: DoubleFlavor;
 }
+
+export type DoubleFlavor = 'provisioned' | 'serverless';
 
 export interface RedshiftDouble {
   host: string;
@@ -53,6 +61,9 @@ export async function startRedshiftDouble(opts: RedshiftDoubleOptions): Promise<
       p = (async () => {
         const c = await pool(database).connect();
         try {
+          // The install changes catalog rows (blanks.ts): a template would hand them to every new database.
+          const [db] = (await c.query(`SELECT datistemplate FROM pg_database WHERE datname = current_database()`)).rows as Array<{ datistemplate: boolean }>;
+          if (db?.datistemplate) throw new Error(`the Redshift double does not serve template databases ("${database}")`);
           await c.query('BEGIN');
           await c.query(`SELECT pg_advisory_xact_lock(hashtext('redshift_double.install'))`);
           await c.query(INSTALL_SQL);
@@ -61,7 +72,8 @@ export async function startRedshiftDouble(opts: RedshiftDoubleOptions): Promise<
           await c.query('ROLLBACK').catch(() => undefined);
           throw err;
         } finally {
-          c.release();
+          // a fresh backend for later side queries: this one may cache what the install replaced
+          c.release(true);
         }
       })();
       installs.set(database, p);
@@ -77,6 +89,7 @@ export async function startRedshiftDouble(opts: RedshiftDoubleOptions): Promise<
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     const session: Session = new Session(socket, {
+      flavor: opts.flavor ?? 'provisioned',
       upstream: opts.upstream,
       s3,
       sideQuery,

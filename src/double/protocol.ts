@@ -256,6 +256,23 @@ export const be = {
     for (const o of oids) w.int32(o);
     return w.message('t');
   },
+  /** RowDescription of text columns (type oid 25, text format). */
+  rowDescriptionText: (names: string[]) => {
+    const w = new Writer().int16(names.length);
+    for (const n of names) w.cstring(n).int32(0).int16(0).int32(25).int16(-1).int32(-1).int16(0);
+    return w.message('T');
+  },
+  dataRow: (values: Array<string | null>) => {
+    const w = new Writer().int16(values.length);
+    for (const v of values) {
+      if (v === null) w.int32(-1);
+      else {
+        const b = Buffer.from(v, 'utf8');
+        w.int32(b.length).bytes(b);
+      }
+    }
+    return w.message('D');
+  },
   error: (f: Fields) => fieldsMessage('E', f),
   notice: (f: Fields) => fieldsMessage('N', f),
 };

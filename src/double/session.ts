@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CommandContext, QueryResult } from './context.js';
 import { RsError, translateError } from './errors.js';
+import type { DoubleFlavor } from './index.js';
 import {
   be,
   CANCEL_REQUEST,
@@ -23,13 +24,14 @@ import {
   SSL_REQUEST,
   type Frame,
 } from './protocol.js';
-import { classify, type Command, type SessionValues } from './rewrite.js';
+import { CASE_SETTING, classify, COLLATION_SETTING, ISOLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
 import { splitStatements } from './sql-lexer.js';
-import { runCommand } from './statements.js';
+import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
 export interface SessionDeps {
+  flavor: DoubleFlavor;
   upstream: Omit<UpstreamTarget, never>;
   s3: S3Client;
   sideQuery(database: string, sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
@@ -79,7 +81,9 @@ export class Session {
    */
   private pendingCancel: Promise<void> | null = null;
   private statementId = 0;
-  readonly values: SessionValues = { lastCopyId: -1, lastCopyCount: 0 };
+  /** A statement may have changed enable_case_sensitive_identifier inside a transaction: re-read it when the transaction ends. */
+  private caseTouched = false;
+  readonly values: SessionValues = { lastCopyId: -1, lastCopyCount: 0, caseSensitiveIdentifiers: false, caseSensitiveIdentifiersDefault: false };
 
   constructor(
     private readonly client: net.Socket,
@@ -181,6 +185,17 @@ export class Session {
     // Redshift processes backslash escapes in string literals.
     params.set('standard_conforming_strings', 'off');
     params.set('escape_string_warning', 'off');
+    // Provisioned: SERIALIZABLE; Serverless: SNAPSHOT (REPEATABLE READ); a database made with
+    // CREATE DATABASE ... ISOLATION LEVEL says which (c_serial_isolation.html, r_CREATE_DATABASE.html).
+    const defaults = await this.sessionDefaults();
+    params.set('default_transaction_isolation', defaults.isolation === 'snapshot' ? 'repeatable read' : 'serializable');
+    params.set('rsdbl.flavor', this.deps.flavor);
+    // the session's reset value of enable_case_sensitive_identifier: the client user's default
+    // (a startup parameter wins over any role setting of the upstream admin user)
+    params.set(CASE_SETTING, defaults.caseSensitive ? 'on' : 'off');
+    this.values.caseSensitiveIdentifiersDefault = defaults.caseSensitive;
+    this.values.caseSensitiveIdentifiers = defaults.caseSensitive;
+    this.values.databaseCaseInsensitive = defaults.caseInsensitiveDatabase;
     let up: Upstream | null = null;
     try {
       up = await Upstream.connect(this.deps.upstream, params);
@@ -201,6 +216,38 @@ export class Session {
     out.push(be.backendKeyData(this.pid, this.secret), be.readyForQuery('I'));
     this.write(Buffer.concat(out));
     void this.pump();
+  }
+
+  /**
+   * Read through the side pool before the upstream session opens: the database's ISOLATION
+   * LEVEL and COLLATE (database-level settings the double's CREATE DATABASE wrote, else the
+   * flavour's defaults) and the client user's `ALTER USER ... SET enable_case_sensitive_identifier`.
+   */
+  private async sessionDefaults(): Promise<{ isolation: 'snapshot' | 'serializable'; caseSensitive: boolean; caseInsensitiveDatabase: boolean }> {
+    const out = { isolation: (this.deps.flavor === 'serverless' ? 'snapshot' : 'serializable') as 'snapshot' | 'serializable', caseSensitive: false, caseInsensitiveDatabase: false };
+    try {
+      const user = this.clientParams.get('user') ?? '';
+      const [r] = await this.deps.sideQuery(
+        this.database,
+        `SELECT current_setting($1, true) AS iso, current_setting($2, true) AS coll, (${userCaseDefaultSql(user)}) AS ecsi`,
+        [ISOLATION_SETTING, COLLATION_SETTING],
+      );
+      if (r?.iso === 'snapshot' || r?.iso === 'serializable') out.isolation = r.iso;
+      out.caseInsensitiveDatabase = r?.coll === 'case_insensitive';
+      out.caseSensitive = r?.ecsi === 'on';
+    } catch {
+      // a missing database: the upstream connection reports it
+    }
+    return out;
+  }
+
+  /** After a transaction in which the setting changed ends (COMMIT, ROLLBACK, SET LOCAL), read it again. */
+  private async resyncSettings(): Promise<void> {
+    if (!this.caseTouched) return;
+    await this.drain();
+    if (this.txStatus !== 'I' || this.phase !== 'ready') return;
+    this.caseTouched = false;
+    await readCaseSetting({ query: (sql) => this.internalQuery(sql), values: this.values });
   }
 
   // ---- upstream responses -----------------------------------------------------------
@@ -237,7 +284,7 @@ export class Session {
           if (head === 'close') this.pending.shift();
           break;
         case 'E': {
-          forward = be.error(translateError(decodeFields(f.payload), this.statementId));
+          forward = be.error(translateError(decodeFields(f.payload), this.statementId, this.pid));
           if (head === 'querySub') this.subFailed = true;
           const extended = head !== undefined && head !== 'query' && head !== 'querySub' && head !== 'sync';
           while (this.pending.length && !['sync', 'query', 'querySub'].includes(this.pending[0]!)) this.pending.shift();
@@ -373,6 +420,7 @@ export class Session {
   private context(): CommandContext {
     return {
       database: this.database,
+      serverless: this.deps.flavor === 'serverless',
       sessionPid: this.pid,
       query: (sql) => this.internalQuery(sql),
       copyIn: (sql, produce) => this.copyIn(sql, produce),
@@ -398,6 +446,7 @@ export class Session {
           this.pendingCancel = null;
         }
         try {
+          await this.resyncSettings();
           await this.handle(f);
         } catch (err) {
           this.deps.log('session error', err);
@@ -444,7 +493,7 @@ export class Session {
 
   private async sendError(err: unknown): Promise<void> {
     if (err instanceof UpstreamError) {
-      this.write(be.error(translateError(err.fields, this.statementId)));
+      this.write(be.error(translateError(err.fields, this.statementId, this.pid)));
       return;
     }
     const rs = err instanceof RsError ? err : new RsError(`internal error in the Redshift double: ${(err as Error)?.message ?? String(err)}`, 'XX000');
@@ -457,11 +506,16 @@ export class Session {
     this.write(be.error(rs.fields()));
   }
 
-  private async runIntercepted(cmd: Command): Promise<boolean> {
+  private async runIntercepted(cmd: Command, describe = true): Promise<boolean> {
     this.cancelFlag = false;
     this.statementId++;
     try {
+      if (cmd.kind === 'setCaseSensitive') this.caseTouched = true;
       const r = await runCommand(this.context(), cmd);
+      if (r.rows) {
+        if (describe) this.write(be.rowDescriptionText(r.rows.columns));
+        for (const row of r.rows.values) this.write(be.dataRow(row));
+      }
       this.write(be.commandComplete(r.tag));
       return true;
     } catch (err) {
@@ -483,6 +537,7 @@ export class Session {
       this.write(be.readyForQuery(this.txStatus));
       return;
     }
+    if (classified.some((c) => c.kind === 'pass' && c.settings)) this.caseTouched = true;
     if (stmts.length === 0 || classified.every((c) => c.kind === 'pass')) {
       const text = stmts.length === 0 ? sql : classified.map((c) => (c.kind === 'pass' ? c.sql : '')).join(';\n');
       this.forward(fe.query(text), 'query');
@@ -525,6 +580,7 @@ export class Session {
       return this.localError(err);
     }
     if (c.kind === 'pass') {
+      if (c.settings) this.caseTouched = true;
       this.stmts.delete(msg.name);
       this.forward(c.sql === msg.query ? f.raw : fe.parse({ ...msg, query: c.sql }), 'parse');
       return;
@@ -557,7 +613,9 @@ export class Session {
       return;
     }
     await this.drain();
-    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), be.noData()]) : be.noData());
+    // SHOW answers with a row; every other command the double runs returns none
+    const shape = cmd.kind === 'showCaseSensitive' ? be.rowDescriptionText(['enable_case_sensitive_identifier']) : be.noData();
+    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), shape]) : shape);
   }
 
   private async onExecute(f: Frame): Promise<void> {
@@ -570,7 +628,7 @@ export class Session {
       return;
     }
     await this.drain();
-    if (!(await this.runIntercepted(cmd))) this.skipping = true;
+    if (!(await this.runIntercepted(cmd, false))) this.skipping = true;
   }
 
   private async onClose(f: Frame): Promise<void> {

@@ -1,4 +1,7 @@
-import type { TableMeta } from './ddl.js';
+import { TRAILING_BLANKS_SQL } from './blanks.js';
+import { COLLATION_SQL } from './collation.js';
+import { SYS_VIEWS_SQL } from './sys-views.js';
+import type { KeyConstraint, TableMeta } from './ddl.js';
 import { lit } from './sql-lexer.js';
 
 /**
@@ -7,7 +10,10 @@ import { lit } from './sql-lexer.js';
  * SQL reaches through the rewriter (`pg_table_def` -> `redshift_double.pg_table_def`).
  */
 export const SCHEMA = 'redshift_double';
-export const SYSTEM_VIEWS = ['stl_load_errors', 'pg_table_def', 'svv_table_info', 'stl_load_commits'] as const;
+export const SYSTEM_VIEWS = [
+  'stl_load_errors', 'pg_table_def', 'svv_table_info', 'stl_load_commits', 'svv_columns',
+  'sys_load_history', 'sys_load_error_detail', 'stv_db_isolation_level', 'svv_redshift_databases',
+] as const;
 
 export const INSTALL_SQL = `
 CREATE SCHEMA IF NOT EXISTS redshift_double;
@@ -33,6 +39,12 @@ CREATE TABLE IF NOT EXISTS redshift_double.column_meta (
   encoding text NOT NULL,
   PRIMARY KEY (reloid, attnum)
 );
+-- PRIMARY KEY / UNIQUE / FOREIGN KEY columns (informational in Redshift; ALTER COLUMN TYPE refuses them)
+CREATE TABLE IF NOT EXISTS redshift_double.key_columns (
+  reloid oid NOT NULL,
+  attnum smallint NOT NULL,
+  kind text NOT NULL
+);
 CREATE SEQUENCE IF NOT EXISTS redshift_double.query_id START 1000;
 CREATE TABLE IF NOT EXISTS redshift_double.load_errors (
   userid integer, slice integer, tbl integer, starttime timestamp, session integer, query integer,
@@ -44,8 +56,16 @@ CREATE TABLE IF NOT EXISTS redshift_double.load_commits (
   userid integer, query integer, slice integer, name character(256), filename character(256), byte_offset integer,
   lines_scanned integer, errors integer, curtime timestamp, status integer, file_format character(16)
 );
-CREATE OR REPLACE VIEW redshift_double.stl_load_errors AS SELECT * FROM redshift_double.load_errors;
-CREATE OR REPLACE VIEW redshift_double.stl_load_commits AS SELECT * FROM redshift_double.load_commits;
+-- transaction_id for SYS_LOAD_ERROR_DETAIL; serverless: rows the STL views leave out (Serverless loads)
+ALTER TABLE redshift_double.load_errors ADD COLUMN IF NOT EXISTS transaction_id bigint, ADD COLUMN IF NOT EXISTS serverless boolean NOT NULL DEFAULT false;
+ALTER TABLE redshift_double.load_commits ADD COLUMN IF NOT EXISTS serverless boolean NOT NULL DEFAULT false;
+CREATE OR REPLACE VIEW redshift_double.stl_load_errors AS
+  SELECT userid, slice, tbl, starttime, session, query, filename, line_number, colname, type, col_length, position, raw_line, raw_field_value,
+         err_code, err_reason, is_partial, start_offset
+  FROM redshift_double.load_errors WHERE NOT serverless;
+CREATE OR REPLACE VIEW redshift_double.stl_load_commits AS
+  SELECT userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format
+  FROM redshift_double.load_commits WHERE NOT serverless;
 
 CREATE OR REPLACE FUNCTION redshift_double.default_encoding(typ oid, is_sortkey boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
   SELECT CASE
@@ -129,17 +149,18 @@ CREATE OR REPLACE FUNCTION redshift_double.getdate() RETURNS timestamp LANGUAGE 
 CREATE OR REPLACE FUNCTION redshift_double.sysdate() RETURNS timestamp LANGUAGE sql STABLE AS $f$ SELECT transaction_timestamp()::timestamp $f$;
 CREATE OR REPLACE FUNCTION redshift_double.json_parse(s text) RETURNS pg_catalog.super LANGUAGE sql IMMUTABLE AS $f$ SELECT s::jsonb::pg_catalog.super $f$;
 
-CREATE OR REPLACE FUNCTION redshift_double.on_drop() RETURNS event_trigger LANGUAGE plpgsql AS $f$
-BEGIN
-  DELETE FROM redshift_double.table_meta WHERE reloid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
-  DELETE FROM redshift_double.column_meta WHERE reloid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
-EXCEPTION WHEN undefined_table THEN NULL;
-END $f$;
-DO $i$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'redshift_double_on_drop') THEN
-    CREATE EVENT TRIGGER redshift_double_on_drop ON sql_drop EXECUTE FUNCTION redshift_double.on_drop();
-  END IF;
-END $i$;
+-- Metadata rows of dropped tables are not deleted when the table is dropped: that DELETE would read
+-- the metadata tables inside the client's (serializable) transaction and make unrelated concurrent
+-- loads conflict. Every view joins pg_class, so such rows are invisible; the install (which runs before
+-- any session of this double serves the database) removes them.
+DROP EVENT TRIGGER IF EXISTS redshift_double_on_drop;
+DROP FUNCTION IF EXISTS redshift_double.on_drop();
+DELETE FROM redshift_double.table_meta WHERE reloid NOT IN (SELECT oid FROM pg_class);
+DELETE FROM redshift_double.column_meta WHERE reloid NOT IN (SELECT oid FROM pg_class);
+DELETE FROM redshift_double.key_columns WHERE reloid NOT IN (SELECT oid FROM pg_class);
+${TRAILING_BLANKS_SQL}
+${COLLATION_SQL}
+${SYS_VIEWS_SQL}
 `;
 
 const sortTypeSql = (t: TableMeta['sortkeyType']) => (t === null ? 'NULL' : lit(t));
@@ -185,7 +206,17 @@ ON CONFLICT (reloid) DO UPDATE SET
   sortkey_type = COALESCE(EXCLUDED.sortkey_type, table_meta.sortkey_type),
   backup = COALESCE(EXCLUDED.backup, table_meta.backup)`);
   for (const [col, enc] of meta.encodings) out.push(setColumnEncoding(tableText, col, enc));
+  if (meta.keys.length) out.push(recordKeys(tableText, meta.keys));
   return out;
+}
+
+/** Remembers key-constraint columns (the double does not create the constraints themselves). */
+export function recordKeys(tableText: string, keys: KeyConstraint[]): string {
+  const rel = `${lit(tableText)}::regclass::oid`;
+  const pairs = keys.flatMap((k) => k.columns.map((col) => `(${lit(col)}, ${lit(k.kind)})`));
+  return `INSERT INTO redshift_double.key_columns (reloid, attnum, kind)
+SELECT ${rel}, a.attnum, u.kind FROM (VALUES ${pairs.join(', ')}) AS u(name, kind)
+JOIN pg_attribute a ON a.attrelid = ${rel} AND a.attname = u.name AND a.attnum > 0 AND NOT a.attisdropped`;
 }
 
 export function setColumnEncoding(tableText: string, column: string, encoding: string): string {

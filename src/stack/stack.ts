@@ -16,6 +16,8 @@ export interface Stack {
   postgres: PostgresServer;
   s3: S3Server;
   redshift: RedshiftDouble;
+  /** The same double in its Serverless flavour (SNAPSHOT isolation, loads only in the SYS views). */
+  redshiftServerless: RedshiftDouble;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,8 @@ export interface StackEnv {
   DATABASE_URL: string;
   SOURCE_URL: string;
   REDSHIFT_URL: string;
+  /** The Redshift double's Serverless flavour on the same upstream (src/double/README.md). */
+  REDSHIFT_SERVERLESS_URL: string;
   S3_ENDPOINT: string;
   S3_BUCKET: string;
   S3_FORCE_PATH_STYLE: string;
@@ -60,16 +64,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const databaseUrl = await postgres.createDatabase(STACK_DATABASES.metadata);
     const sourceUrl = await postgres.createDatabase(STACK_DATABASES.source);
     await postgres.createDatabase(STACK_DATABASES.redshift);
-    const redshift = await startRedshiftDouble({
+    const doubleOpts = {
       upstream: { host: postgres.host, port: postgres.port, user: postgres.user, password: postgres.password },
       s3: { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
       log: opts.log,
-    });
+    };
+    const redshift = await startRedshiftDouble(doubleOpts);
     started.push(() => redshift.stop());
+    const redshiftServerless = await startRedshiftDouble({ ...doubleOpts, flavor: 'serverless' });
+    started.push(() => redshiftServerless.stop());
     const env: StackEnv = {
       DATABASE_URL: databaseUrl,
       SOURCE_URL: sourceUrl,
       REDSHIFT_URL: redshift.url(STACK_DATABASES.redshift),
+      REDSHIFT_SERVERLESS_URL: redshiftServerless.url(STACK_DATABASES.redshift),
       S3_ENDPOINT: s3.endpoint,
       S3_BUCKET: bucket,
       S3_FORCE_PATH_STYLE: 'true',
@@ -79,7 +87,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       REDSHIFT_IAM_ROLE: STACK_IAM_ROLE,
       STACK_POSTGRES_URL: postgres.url('postgres'),
     };
-    return { env, postgres, s3, redshift, stop: stopAll };
+    return { env, postgres, s3, redshift, redshiftServerless, stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

@@ -3,10 +3,12 @@ import { parseCopy, parseCredentials } from '../../src/double/copy-parse.js';
 import { planAlterTable, planCreateTable } from '../../src/double/ddl.js';
 import { translateError } from '../../src/double/errors.js';
 import { classify, rewriteSql } from '../../src/double/rewrite.js';
-import { splitStatements, tokenize } from '../../src/double/sql-lexer.js';
+import { significant, splitStatements, tokenize } from '../../src/double/sql-lexer.js';
 import { formatLines, parseUnload } from '../../src/double/unload.js';
+import { foldQuotedIdentifiers } from '../../src/double/identifiers.js';
+import { checkSuperJson } from '../../src/double/super-json.js';
 
-const values = { lastCopyId: 77, lastCopyCount: 5 };
+const values = { lastCopyId: 77, lastCopyCount: 5, caseSensitiveIdentifiers: false, caseSensitiveIdentifiersDefault: false };
 const id = (s: string) => s;
 const ROLE = "IAM_ROLE 'arn:aws:iam::123456789012:role/r'";
 
@@ -148,5 +150,33 @@ describe('UNLOAD', () => {
 describe('translateError', () => {
   it("turns the double's byte CHECK violation into Redshift's message", () => {
     expect(translateError({ S: 'ERROR', C: '23514', M: 'new row violates check constraint', n: 'rsdbl_bytes_10_abcdef', W: 'ctx' })).toEqual({ S: 'ERROR', C: '22001', M: 'value too long for type character varying(10)' });
+  });
+});
+
+describe('foldQuotedIdentifiers', () => {
+  const fold = (sql: string) => foldQuotedIdentifiers(sql, significant(tokenize(sql)));
+  it('folds the ASCII letters of quoted identifiers and keeps quoted user names', () => {
+    expect(fold(`SELECT "MixedCol" FROM "Sch"."Tab" WHERE x = 'KeepMe'`)).toBe(`SELECT "mixedcol" FROM "sch"."tab" WHERE x = 'KeepMe'`);
+    expect(fold(`SELECT "ÉtéX"`)).toBe(`SELECT "Étéx"`);
+    expect(fold(`CREATE USER "Bob" PASSWORD 'x'`)).toBe(`CREATE USER "Bob" PASSWORD 'x'`);
+    expect(fold(`DROP USER IF EXISTS "Bob"`)).toBe(`DROP USER IF EXISTS "Bob"`);
+    expect(fold(`ALTER TABLE "T" OWNER TO "Bob"`)).toBe(`ALTER TABLE "t" OWNER TO "Bob"`);
+    expect(fold(`GRANT SELECT ON "T" TO "Bob", GROUP "Grp", "Ann"`)).toBe(`GRANT SELECT ON "t" TO "Bob", GROUP "grp", "Ann"`);
+    expect(fold(`REVOKE ALL ON "T" FROM "Bob"`)).toBe(`REVOKE ALL ON "t" FROM "Bob"`);
+    expect(fold(`ALTER GROUP "Grp" ADD USER "Bob", "Ann"`)).toBe(`ALTER GROUP "grp" ADD USER "Bob", "Ann"`);
+    expect(fold(`ALTER USER "Bob" RENAME TO "Robert"`)).toBe(`ALTER USER "Bob" RENAME TO "Robert"`);
+    expect(fold(`SELECT "A""B"`)).toBe(`SELECT "a""b"`);
+  });
+});
+
+describe('checkSuperJson', () => {
+  it('accepts JSON within the limits and names what is wrong otherwise', () => {
+    expect(checkSuperJson('{"a": [1, 2.5e3, "x\\u00e9\\n", true, null], "b": {"c": {}}}')).toBeNull();
+    expect(checkSuperJson('  "just a string"  ')).toBeNull();
+    expect(checkSuperJson('['.repeat(1000) + ']'.repeat(1000))).toBeNull();
+    expect(checkSuperJson('['.repeat(1001) + ']'.repeat(1001))).toMatchObject({ code: 1224 });
+    expect(checkSuperJson('{"a": {"b": 1, "b": 2}}')).toMatchObject({ code: 1224, reason: expect.stringMatching(/duplicate attribute name "b"/) });
+    expect(checkSuperJson(JSON.stringify('x'.repeat(65536)))).toMatchObject({ code: 1204 });
+    for (const bad of ['', '{', '[1,]', '{"a" 1}', "{'a': 1}", '01', 'nul', '[1] x', '"\\x"']) expect([bad, checkSuperJson(bad)?.code]).toEqual([bad, 1224]);
   });
 });

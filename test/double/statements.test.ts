@@ -1,15 +1,14 @@
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auth, bucket, client, connect, errorOf, get, list, prefix, put, rows } from './helpers.js';
+import { auth, bucket, connect, errorOf, get, list, prefix, put, rows } from './helpers.js';
 
 describe('Redshift double: statements Redshift lacks or treats differently', () => {
   let c: pg.Client;
-  let url: string;
   let close: () => Promise<void>;
 
   beforeAll(async () => {
-    ({ c, url, close } = await connect('stmts'));
+    ({ c, close } = await connect('stmts'));
     await c.query('CREATE TABLE t (id int, v varchar(10))');
   });
   afterAll(async () => {
@@ -145,21 +144,5 @@ describe('Redshift double: statements Redshift lacks or treats differently', () 
       { id: 2, s: '' },
       { id: 3, s: null },
     ]);
-  });
-
-  it('serializable conflicts (error 1023) are not emulated: two writers both succeed', async () => {
-    const other = await client(url);
-    try {
-      await c.query('CREATE TABLE ser (id int)');
-      await c.query('BEGIN');
-      await other.query('BEGIN');
-      await c.query('INSERT INTO ser SELECT count(*) FROM ser');
-      await other.query('INSERT INTO ser SELECT count(*) FROM ser');
-      await c.query('COMMIT');
-      await other.query('COMMIT');
-      expect(await rows(c, 'SELECT count(*)::int AS n FROM ser')).toEqual([{ n: 2 }]);
-    } finally {
-      await other.end();
-    }
   });
 });

@@ -15,7 +15,7 @@ function withDatabase(url: string, db: string): string {
 }
 
 /** Creates a throwaway database on the stack's PostgreSQL server; returns its URL. */
-export async function freshDatabase(prefix: string): Promise<{ name: string; url: string; redshiftUrl: string }> {
+export async function freshDatabase(prefix: string): Promise<{ name: string; url: string; redshiftUrl: string; serverlessUrl: string }> {
   const env = stackEnv();
   const name = `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
   const admin = new pg.Client({ connectionString: env.STACK_POSTGRES_URL });
@@ -25,7 +25,12 @@ export async function freshDatabase(prefix: string): Promise<{ name: string; url
   } finally {
     await admin.end();
   }
-  return { name, url: withDatabase(env.STACK_POSTGRES_URL, name), redshiftUrl: withDatabase(env.REDSHIFT_URL, name) };
+  return {
+    name,
+    url: withDatabase(env.STACK_POSTGRES_URL, name),
+    redshiftUrl: withDatabase(env.REDSHIFT_URL, name),
+    serverlessUrl: withDatabase(env.REDSHIFT_SERVERLESS_URL, name),
+  };
 }
 
 /** A fresh, migrated metadata DB. */

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import pg from 'pg';
 import { loadEnv, type Env } from '../../src/config/env.js';
+import { REDSHIFT_CASE_SENSITIVE_IDENTIFIERS } from '../../src/db/connect.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { createS3Client, listKeys } from '../../src/s3/client.js';
 import { syncJob, type JobResult, type SyncDeps } from '../../src/sync/engine.js';
@@ -55,6 +56,8 @@ export async function syncFixture(prefix: string, envOverrides: Record<string, s
   };
   const src = await client(source.url);
   const rs = await client(target.url);
+  // The test's own Redshift session runs as the product's do: quoted mixed-case names keep their case.
+  await rs.query(REDSHIFT_CASE_SENSITIVE_IDENTIFIERS);
   const md = await client(metaUrl);
   const job = await md.query<{ id: number }>(
     `INSERT INTO jobs (name, source_connection_string, destination_connection_string, destination_schema, s3_prefix)
