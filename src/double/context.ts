@@ -31,4 +31,7 @@ export interface CommandContext {
 
 export interface CommandResult {
   tag: string;
+  /** A command that returns rows (ANALYZE COMPRESSION): its columns and rows, in text format. */
+  fields?: FieldDesc[];
+  rows?: Array<Array<string | null>>;
 }

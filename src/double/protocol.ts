@@ -256,6 +256,23 @@ export const be = {
     for (const o of oids) w.int32(o);
     return w.message('t');
   },
+  /** Text-format columns: name and type oid. */
+  rowDescription: (fields: readonly FieldDesc[]) => {
+    const w = new Writer().int16(fields.length);
+    for (const f of fields) w.cstring(f.name).int32(0).int16(0).int32(f.typeOid).int16(-1).int32(-1).int16(0);
+    return w.message('T');
+  },
+  dataRow: (values: ReadonlyArray<string | null>) => {
+    const w = new Writer().int16(values.length);
+    for (const v of values) {
+      if (v === null) w.int32(-1);
+      else {
+        const b = Buffer.from(v, 'utf8');
+        w.int32(b.length).bytes(b);
+      }
+    }
+    return w.message('D');
+  },
   error: (f: Fields) => fieldsMessage('E', f),
   notice: (f: Fields) => fieldsMessage('N', f),
 };

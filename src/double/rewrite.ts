@@ -1,6 +1,7 @@
 import { parseCopy, type CopyCommand } from './copy-parse.js';
 import { planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
+import { classifyExtra, type ExtraCommand } from './extra-commands.js';
 import { significant, SqlSyntaxError, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
 import { SYSTEM_VIEWS } from './system-views.js';
 import { parseUnload, type UnloadCommand } from './unload.js';
@@ -22,7 +23,8 @@ export type Command =
   | { kind: 'truncate'; sql: string }
   | { kind: 'vacuum' }
   | { kind: 'lock'; tables: string[] }
-  | { kind: 'mergeRemoveDuplicates'; target: string; source: string; sourceAlias: string | null; on: string };
+  | { kind: 'mergeRemoveDuplicates'; target: string; source: string; sourceAlias: string | null; on: string }
+  | ExtraCommand;
 
 export type Classified = { kind: 'pass'; sql: string } | { kind: 'command'; command: Command };
 
@@ -109,6 +111,8 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
   const rw = (s: string) => rewriteSql(s, values);
   const pass = (): Classified => ({ kind: 'pass', sql: rw(sql) });
   rejectUnsupportedClauses(toks);
+  const extra = classifyExtra(sql, w);
+  if (extra) return { kind: 'command', command: extra };
   switch (w[0]) {
     case 'copy': {
       const fromIdx = toks.findIndex((t) => t.type === 'word' && (t.value === 'from' || t.value === 'to'));
@@ -155,7 +159,6 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
     case 'merge':
       return classifyMerge(sql, toks, pass);
     case 'analyze': {
-      if (w[1] === 'compression') throw new RsError('ANALYZE COMPRESSION is not implemented by the Redshift double', '0A000');
       // Redshift's PREDICATE COLUMNS / ALL COLUMNS suffixes do not exist in Postgres.
       const idx = toks.findIndex((t, i) => t.type === 'word' && (t.value === 'predicate' || t.value === 'all') && toks[i + 1]?.type === 'word' && toks[i + 1]!.value === 'columns');
       if (idx > 0) return { kind: 'pass', sql: rw(sql.slice(0, toks[idx]!.start)) };

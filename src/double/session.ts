@@ -25,7 +25,7 @@ import {
 } from './protocol.js';
 import { classify, type Command, type SessionValues } from './rewrite.js';
 import { splitStatements } from './sql-lexer.js';
-import { runCommand } from './statements.js';
+import { commandFields, runCommand } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
@@ -457,11 +457,13 @@ export class Session {
     this.write(be.error(rs.fields()));
   }
 
-  private async runIntercepted(cmd: Command): Promise<boolean> {
+  /** `describe`: send the RowDescription (simple query); the extended protocol's Describe sent it already. */
+  private async runIntercepted(cmd: Command, describe = true): Promise<boolean> {
     this.cancelFlag = false;
     this.statementId++;
     try {
       const r = await runCommand(this.context(), cmd);
+      if (r.fields) this.write(Buffer.concat([...(describe ? [be.rowDescription(r.fields)] : []), ...(r.rows ?? []).map((row) => be.dataRow(row))]));
       this.write(be.commandComplete(r.tag));
       return true;
     } catch (err) {
@@ -557,7 +559,9 @@ export class Session {
       return;
     }
     await this.drain();
-    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), be.noData()]) : be.noData());
+    const fields = commandFields(cmd);
+    const shape = fields ? be.rowDescription(fields) : be.noData();
+    this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), shape]) : shape);
   }
 
   private async onExecute(f: Frame): Promise<void> {
@@ -570,7 +574,7 @@ export class Session {
       return;
     }
     await this.drain();
-    if (!(await this.runIntercepted(cmd))) this.skipping = true;
+    if (!(await this.runIntercepted(cmd, false))) this.skipping = true;
   }
 
   private async onClose(f: Frame): Promise<void> {

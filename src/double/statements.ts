@@ -2,6 +2,8 @@ import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
 import { byteCheck, type CreateTablePlan } from './ddl.js';
 import { RsError } from './errors.js';
+import { extraFields, isExtra, runExtra } from './extra-commands.js';
+import type { FieldDesc } from './protocol.js';
 import type { Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
 import { alterTableMeta, recordTableMeta, setColumnEncoding } from './system-views.js';
@@ -9,6 +11,7 @@ import { runUnload } from './unload.js';
 
 /** Runs a statement the double handles itself. */
 export async function runCommand(ctx: CommandContext, cmd: Command): Promise<CommandResult> {
+  if (isExtra(cmd)) return runExtra(ctx, cmd);
   switch (cmd.kind) {
     case 'copy':
       return runCopy(ctx, cmd);
@@ -58,6 +61,11 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
     case 'mergeRemoveDuplicates':
       return mergeRemoveDuplicates(ctx, cmd.target, cmd.source, cmd.sourceAlias, cmd.on);
   }
+}
+
+/** The columns a handled statement returns (known before it runs, for Describe), or null. */
+export function commandFields(cmd: Command): FieldDesc[] | null {
+  return isExtra(cmd) ? extraFields(cmd) : null;
 }
 
 async function checkColumn(ctx: CommandContext, tableText: string, column: string): Promise<void> {

@@ -107,7 +107,7 @@ describe('deep copy', () => {
   });
   it('outgoing names stay within 127 bytes; ANALYZE COMPRESSION rows become encodings', () => {
     expect(Buffer.byteLength(outgoingName('é'.repeat(63)))).toBeLessThanOrEqual(127);
-    expect(encodingsFromAnalyzeCompression([{ Table: 't', Column: 'a', Encoding: 'zstd', Est_reduction_pct: '60' }, { table: 't', column: 'b', encoding: 'none' }])).toEqual({ a: 'zstd', b: 'raw' });
+    expect(encodingsFromAnalyzeCompression([{ Table: 't', Column: 'a', Encoding: 'zstd', Est_reduction_pct: '60' }, { table: 't', column: 'b', encoding: 'none' }, { Table: 't', Column: 'c', Encoding: 'N/A', Est_reduction_pct: '0.00' }])).toEqual({ a: 'zstd', b: 'raw' });
   });
 });
 
