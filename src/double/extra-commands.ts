@@ -1,19 +1,22 @@
 import { ANALYZE_COMPRESSION_FIELDS, parseAnalyzeCompression, runAnalyzeCompression, type AnalyzeCompressionCommand } from './analyze-compression.js';
+import { parseAccountStatement, runAccount, type AccountCommand } from './accounts.js';
 import type { CommandContext, CommandResult } from './context.js';
+import { parseGrantStatement } from './grants.js';
 import type { FieldDesc } from './protocol.js';
 
 /**
  * Statements for the admin toolkit that the double handles itself, kept out of rewrite.ts
- * and statements.ts: ANALYZE COMPRESSION (analyze-compression.ts).
+ * and statements.ts: ANALYZE COMPRESSION (analyze-compression.ts), users, groups and roles
+ * (accounts.ts), GRANT / REVOKE / ALTER DEFAULT PRIVILEGES (grants.ts).
  */
-export type ExtraCommand = AnalyzeCompressionCommand;
+export type ExtraCommand = AnalyzeCompressionCommand | AccountCommand;
 
-const KINDS = new Set<string>(['analyzeCompression']);
+const KINDS = new Set<string>(['analyzeCompression', 'account']);
 
 /** `words`: the statement's first significant tokens, lower-cased (see rewrite.ts). */
 export function classifyExtra(sql: string, words: readonly string[]): ExtraCommand | null {
   if (words[0] === 'analyze' && words[1] === 'compression') return parseAnalyzeCompression(sql);
-  return null;
+  return parseAccountStatement(sql, words) ?? parseGrantStatement(sql, words);
 }
 
 export function isExtra(cmd: { kind: string }): cmd is ExtraCommand {
@@ -24,6 +27,8 @@ export function runExtra(ctx: CommandContext, cmd: ExtraCommand): Promise<Comman
   switch (cmd.kind) {
     case 'analyzeCompression':
       return runAnalyzeCompression(ctx, cmd);
+    case 'account':
+      return runAccount(ctx, cmd);
   }
 }
 

@@ -1,3 +1,4 @@
+import { ACCOUNT_VIEWS } from './accounts-views.js';
 import { parseCopy, type CopyCommand } from './copy-parse.js';
 import { planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
@@ -28,7 +29,7 @@ export type Command =
 
 export type Classified = { kind: 'pass'; sql: string } | { kind: 'command'; command: Command };
 
-const VIEW_SET = new Set<string>(SYSTEM_VIEWS);
+const VIEW_SET = new Set<string>([...SYSTEM_VIEWS, ...ACCOUNT_VIEWS]);
 
 /**
  * Generic rewrites applied to every statement that reaches Postgres: Redshift system
@@ -54,6 +55,15 @@ export function rewriteSql(sql: string, values: SessionValues): string {
         continue;
       }
       edits.push({ start: t.start, end: t.end, text: `redshift_double.${t.value}` });
+      continue;
+    }
+    if (t.value === 'relacl' && !call && !(prev?.type === 'word' && prev.value === 'as')) {
+      // pg_class.relacl as Redshift prints it (accounts-views.ts): the whole [qualifier.]relacl reference.
+      let first = i;
+      while (toks[first - 1]?.type === 'op' && toks[first - 1]!.text === '.' && (toks[first - 2]?.type === 'word' || toks[first - 2]?.type === 'qident')) first -= 2;
+      const ref = sql.slice(toks[first]!.start, t.end);
+      while (edits.length && edits[edits.length - 1]!.start >= toks[first]!.start) edits.pop();
+      edits.push({ start: toks[first]!.start, end: t.end, text: `redshift_double.relacl(${ref})` });
       continue;
     }
     if (afterDot) continue;
