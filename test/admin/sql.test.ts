@@ -56,9 +56,11 @@ const events: TableDef = {
   primaryKey: ['id'],
   owner: 'etl',
   grants: [
-    { grantee: 'readers', isGroup: true, privileges: ['SELECT'] },
-    { grantee: 'Ann', isGroup: false, privileges: ['SELECT', 'INSERT'] },
-    { grantee: 'PUBLIC', isGroup: false, privileges: ['SELECT'] },
+    { grantee: 'readers', type: 'group', privileges: ['SELECT'] },
+    { grantee: 'Ann', type: 'user', privileges: ['SELECT', 'INSERT'] },
+    { grantee: 'analyst', type: 'role', privileges: ['SELECT', 'DROP'] },
+    { grantee: 'Ann', type: 'user', privileges: ['SELECT'], columns: ['id', 'kind'] },
+    { grantee: 'PUBLIC', type: 'public', privileges: ['SELECT'] },
   ],
 };
 

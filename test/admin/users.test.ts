@@ -100,7 +100,7 @@ describe('admin users', () => {
     await c.end();
     const priv = await f.rs.privileges(`${schemas[0]}.orders`);
     expect(priv.owner).toBe(etl);
-    expect(priv.grants.find((g) => g.grantee === readers)).toMatchObject({ isGroup: true, privileges: ['SELECT'] });
+    expect(priv.grants.find((g) => g.grantee === readers)).toMatchObject({ type: 'group', privileges: ['SELECT'] });
     expect(priv.grants.find((g) => g.grantee === etlGroup)?.privileges).toEqual(expect.arrayContaining(['SELECT', 'INSERT', 'UPDATE', 'DELETE']));
     const c2 = new pg.Client({ connectionString: loginUrl(f, reader, 'Bi-Passw0rd1') });
     await c2.connect();
