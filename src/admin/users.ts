@@ -110,13 +110,18 @@ export interface AlterUserOptions {
   set?: Record<string, string | number | null>;
   addGroups?: string[];
   removeGroups?: string[];
-  /** Last: renames the user. Redshift clears an MD5 password on rename, so set a new one with it. */
+  /**
+   * Renames the user, first: Redshift clears the password on a rename (the name salts it,
+   * r_ALTER_USER.html), so the other changes, a new password included, apply to the new name.
+   * An `md5...` hash must then be computed with the new name.
+   */
   renameTo?: string;
 }
 
 export function alterUserBatch(name: string, o: AlterUserOptions): Batch {
-  const user = quoteIdent(name);
   const out: string[] = [];
+  if (o.renameTo !== undefined) out.push(`ALTER USER ${quoteIdent(name)} RENAME TO ${quoteIdent(o.renameTo)}`);
+  const user = quoteIdent(o.renameTo ?? name);
   const opts: string[] = [];
   if (o.password !== undefined) opts.push(passwordClause(o.password));
   if (o.createdb !== undefined) opts.push(o.createdb ? 'CREATEDB' : 'NOCREATEDB');
@@ -127,7 +132,6 @@ export function alterUserBatch(name: string, o: AlterUserOptions): Batch {
   for (const [k, v] of Object.entries(o.set ?? {})) out.push(`ALTER USER ${user} ${setParam(k, v)}`);
   for (const g of o.addGroups ?? []) out.push(`ALTER GROUP ${quoteIdent(g)} ADD USER ${user}`);
   for (const g of o.removeGroups ?? []) out.push(`ALTER GROUP ${quoteIdent(g)} DROP USER ${user}`);
-  if (o.renameTo !== undefined) out.push(`ALTER USER ${user} RENAME TO ${quoteIdent(o.renameTo)}`);
   if (out.length === 0) throw new UserError('nothing to change');
   return batchOf(out);
 }

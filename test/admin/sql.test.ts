@@ -121,7 +121,7 @@ describe('users', () => {
     expect(formatBatch(createUserBatch('nologin', { password: false }))).toBe('CREATE USER "nologin" PASSWORD DISABLE;\n');
     expect(() => createUserBatch('x', { password: 'short' })).toThrow(/8 to 64/);
   });
-  it('alter-user: options, parameters, groups, rename last', () => {
+  it('alter-user: rename first (it clears the password), then options, parameters, groups on the new name', () => {
     expect(
       formatBatch(alterUserBatch('ann', { password: 'NewPassw0rd', validUntil: 'infinity', createdb: false, set: { wlm_query_slot_count: 2, statement_timeout: null }, addGroups: ['readers'], removeGroups: ['etl'], renameTo: 'anna' })),
     ).toMatchSnapshot();
