@@ -7,6 +7,8 @@ import {
   copyJsonSql,
   copyTableBatch,
   copyUnloadedSql,
+  inputLineOf,
+  partIndexOf,
   createTableSql,
   createUserBatch,
   createViewSql,
@@ -163,6 +165,14 @@ describe('S3 statements', () => {
   });
   it('copy back what unload wrote', () => {
     expect(copyUnloadedSql({ schema: 'a', name: 't2' }, { to: 's3://b/out/t_', auth: role, columns: ['id', 'name'] })).toMatchSnapshot();
+    expect(copyUnloadedSql({ schema: 'a', name: 't2' }, { to: 's3://b/out/t_', auth: role, format: 'json' })).toMatchSnapshot();
+  });
+  it('copy-json maps a part file line back to the input line (round-robin, blank lines skipped)', () => {
+    // 3 slices; input lines 1..9 with line 3 and 6 blank: records r0..r6 are input lines 1,2,4,5,7,8,9.
+    const blank = [3, 6];
+    expect([inputLineOf(0, 1, 3, blank), inputLineOf(1, 1, 3, blank), inputLineOf(2, 1, 3, blank), inputLineOf(0, 2, 3, blank), inputLineOf(2, 2, 3, blank), inputLineOf(0, 3, 3, blank)]).toEqual([1, 2, 4, 5, 8, 9]);
+    expect(partIndexOf('s3://b/p/part-00003.json.gz')).toBe(2);
+    expect(partIndexOf('s3://b/p/other.gz')).toBeNull();
   });
   it('copy-json: jsonpaths and COPY', () => {
     expect(jsonPaths(['id', "it's", 'Name'])).toEqual({ jsonpaths: ["$['id']", "$['it\\'s']", "$['Name']"] });

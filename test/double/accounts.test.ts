@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rewriteSql } from '../../src/double/rewrite.js';
 import { connect, errorOf, rows } from './helpers.js';
 
 /**
@@ -258,5 +259,15 @@ describe('Redshift double: GRANT and REVOKE', () => {
     const d = await rows<{ acl: string }>(c, `SELECT array_to_string(defaclacl, ',') AS acl FROM pg_default_acl WHERE defaclrole = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [reader]);
     expect(d[0]!.acl).toMatch(new RegExp(`${grp}=arwdDx/`));
     expect((await errorOf(c, `ALTER DEFAULT PRIVILEGES IN SCHEMA sales GRANT SELECT ON TABLES TO ${grp}`)).message).toBe(`user "${grp}" does not exist`);
+  });
+});
+
+describe('Redshift double: relacl rewrite', () => {
+  it('rewrites every [qualifier.]relacl reference, but not an alias named relacl or a function call', () => {
+    const v = { lastCopyId: -1, lastCopyCount: 0 };
+    expect(rewriteSql('SELECT c.relacl AS relacl, array_to_string(pg_catalog.pg_class.relacl, chr(10)) FROM pg_class c WHERE relacl IS NOT NULL', v)).toBe(
+      'SELECT redshift_double.relacl(c.relacl) AS relacl, array_to_string(redshift_double.relacl(pg_catalog.pg_class.relacl), chr(10)) FROM pg_class c WHERE redshift_double.relacl(relacl) IS NOT NULL',
+    );
+    expect(rewriteSql('SELECT relacl(x) FROM t', v)).toBe('SELECT relacl(x) FROM t');
   });
 });
