@@ -48,10 +48,19 @@ export function randomPassword(length = 24): string {
   }
 }
 
-/** Session parameter names and values written into SET (values are quoted as literals unless numeric). */
+/**
+ * Session parameter names and values written into SET (values are quoted as literals unless
+ * numeric). search_path is a list: each schema is its own literal (one literal would name a
+ * single schema "a, b", r_search_path.html).
+ */
 function setParam(name: string, value: string | number | null): string {
   if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new UserError(`not a parameter name: ${JSON.stringify(name)}`);
   if (value === null) return `RESET ${name}`;
+  if (name.toLowerCase() === 'search_path' && typeof value === 'string' && value.toUpperCase() !== 'DEFAULT') {
+    const schemas = value.split(',').map((x) => x.trim()).filter(Boolean);
+    if (schemas.length === 0) throw new UserError('search_path needs at least one schema');
+    return `SET ${name} TO ${schemas.map(quoteLiteral).join(', ')}`;
+  }
   const v = typeof value === 'number' || /^-?\d+(\.\d+)?$/.test(value) ? String(value) : value.toUpperCase() === 'DEFAULT' ? 'DEFAULT' : quoteLiteral(value);
   return `SET ${name} TO ${v}`;
 }

@@ -89,15 +89,17 @@ describe('admin users', () => {
 
   it('wlm_query_slot_count and other Redshift parameters as per-user defaults: shown in pg_user.useconfig; out of range refused', async () => {
     const name = uniq('rl_w');
-    const r = await f.rs.createUser(name, { password: 'Wlm-Passw0rd1', set: { wlm_query_slot_count: 3, query_group: 'etl' } });
+    const r = await f.rs.createUser(name, { password: 'Wlm-Passw0rd1', set: { wlm_query_slot_count: 3, query_group: 'etl', search_path: '$user, etl, public' } });
     expect(r.batch.statements.map((s) => s.sql)).toEqual([
       `CREATE USER "${name}" PASSWORD 'Wlm-Passw0rd1'`,
       `ALTER USER "${name}" SET wlm_query_slot_count TO 3`,
       `ALTER USER "${name}" SET query_group TO 'etl'`,
+      `ALTER USER "${name}" SET search_path TO '$user', 'etl', 'public'`,
     ]);
     await f.rs.execute(r.batch);
-    expect((await f.q(`SELECT useconfig FROM pg_user WHERE usename = $1`, [name])).rows[0]!.useconfig).toEqual(['wlm_query_slot_count=3', 'query_group=etl']);
-    await f.rs.alterUser(name, { set: { wlm_query_slot_count: null }, execute: true });
+    // search_path is a list: three schemas, not one schema named "$user, etl, public".
+    expect((await f.q(`SELECT useconfig FROM pg_user WHERE usename = $1`, [name])).rows[0]!.useconfig).toEqual(['wlm_query_slot_count=3', 'query_group=etl', 'search_path="$user", etl, public']);
+    await f.rs.alterUser(name, { set: { wlm_query_slot_count: null, search_path: null }, execute: true });
     expect((await f.q(`SELECT useconfig FROM pg_user WHERE usename = $1`, [name])).rows[0]!.useconfig).toEqual(['query_group=etl']);
     const err = await f.rs.alterUser(name, { set: { wlm_query_slot_count: 51 }, execute: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BatchError);
