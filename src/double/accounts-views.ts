@@ -23,7 +23,7 @@ export const ACCOUNTS_INSTALL_SQL = `
 -- 'user' (can log in), 'role' (a Redshift role: the kind setting), or 'group'.
 CREATE OR REPLACE FUNCTION redshift_double.identity_kind(r oid) RETURNS text LANGUAGE sql STABLE AS $f$
   SELECT CASE WHEN rolcanlogin THEN 'user'
-              WHEN 'redshift_double.kind=role' = ANY (COALESCE(rolconfig, '{}')) THEN 'role'
+              WHEN 'rsdbl.kind=role' = ANY (COALESCE(rolconfig, '{}')) THEN 'role'
               ELSE 'group' END
   FROM pg_roles WHERE oid = r
 $f$;
@@ -36,9 +36,9 @@ $f$;
 
 -- Redshift's useconfig: Redshift-only parameters without the double's prefix, its own bookkeeping left out.
 CREATE OR REPLACE FUNCTION redshift_double.user_config(cfg text[]) RETURNS text[] LANGUAGE sql IMMUTABLE AS $f$
-  SELECT NULLIF(ARRAY(SELECT regexp_replace(c, '^redshift_double\\.', '') FROM unnest(COALESCE(cfg, '{}')) WITH ORDINALITY AS u(c, i)
-    WHERE c NOT LIKE 'redshift_double.kind=%' AND c NOT LIKE 'redshift_double.syslog_access=%'
-      AND c NOT LIKE 'redshift_double.session_timeout=%' AND c NOT LIKE 'redshift_double.role_owner=%'
+  SELECT NULLIF(ARRAY(SELECT regexp_replace(c, '^rsdbl\\.', '') FROM unnest(COALESCE(cfg, '{}')) WITH ORDINALITY AS u(c, i)
+    WHERE c NOT LIKE 'rsdbl.kind=%' AND c NOT LIKE 'rsdbl.syslog_access=%'
+      AND c NOT LIKE 'rsdbl.session_timeout=%' AND c NOT LIKE 'rsdbl.role_owner=%'
     ORDER BY i), '{}')
 $f$;
 
@@ -54,9 +54,9 @@ FROM redshift_double.pg_user u JOIN pg_roles r ON r.oid = u.usesysid;
 CREATE OR REPLACE VIEW redshift_double.svl_user_info AS
 SELECT r.rolname::text AS usename, r.oid::integer AS usesysid, r.rolcreatedb AS usecreatedb, r.rolsuper AS usesuper, false AS usecatupd,
        CASE WHEN r.rolconnlimit < 0 THEN 'UNLIMITED' ELSE r.rolconnlimit::text END AS useconnlimit,
-       COALESCE(redshift_double.role_setting(r.oid, 'redshift_double.syslog_access'), 'RESTRICTED') AS syslogaccess,
+       COALESCE(redshift_double.role_setting(r.oid, 'rsdbl.syslog_access'), 'RESTRICTED') AS syslogaccess,
        NULL::timestamp AS last_ddl_ts,
-       COALESCE(redshift_double.role_setting(r.oid, 'redshift_double.session_timeout')::integer, 0) AS sessiontimeout,
+       COALESCE(redshift_double.role_setting(r.oid, 'rsdbl.session_timeout')::integer, 0) AS sessiontimeout,
        NULL::text AS external_id
 FROM pg_roles r WHERE r.rolcanlogin;
 
@@ -75,7 +75,7 @@ WHERE NOT g.rolcanlogin AND redshift_double.identity_kind(g.oid) = 'group' AND g
 
 CREATE OR REPLACE VIEW redshift_double.svv_roles AS
 SELECT r.oid::integer AS role_id, r.rolname::text AS role_name,
-       COALESCE(redshift_double.role_setting(r.oid, 'redshift_double.role_owner'), '') AS role_owner, NULL::text AS external_id
+       COALESCE(redshift_double.role_setting(r.oid, 'rsdbl.role_owner'), '') AS role_owner, NULL::text AS external_id
 FROM pg_roles r WHERE redshift_double.identity_kind(r.oid) = 'role';
 
 CREATE OR REPLACE VIEW redshift_double.svv_user_grants AS

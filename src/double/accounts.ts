@@ -5,11 +5,11 @@ import { ident, lit, significant, syntaxAt, tokenize, TokenCursor, type Token } 
 /**
  * Users, groups and roles as Redshift has them, on top of Postgres roles:
  *   - a user is a LOGIN role; a group a NOLOGIN role; a Redshift role a NOLOGIN role marked
- *     with the role setting `redshift_double.kind = 'role'` (settings of database 0 are
+ *     with the role setting `rsdbl.kind = 'role'` (settings of database 0 are
  *     cluster-wide, like Redshift's users, groups and roles);
- *   - what Postgres cannot hold is kept in role settings too: `redshift_double.syslog_access`,
- *     `redshift_double.session_timeout`, `redshift_double.role_owner`, and the Redshift-only
- *     configuration parameters of ALTER USER ... SET (`redshift_double.wlm_query_slot_count`...).
+ *   - what Postgres cannot hold is kept in role settings too: `rsdbl.syslog_access`,
+ *     `rsdbl.session_timeout`, `rsdbl.role_owner`, and the Redshift-only
+ *     configuration parameters of ALTER USER ... SET (`rsdbl.wlm_query_slot_count`...).
  * The system views (accounts-views.ts) show them as Redshift does.
  * Guide: r_CREATE_USER.html, r_ALTER_USER.html, r_DROP_USER.html, r_CREATE_GROUP.html,
  * r_ALTER_GROUP.html, r_DROP_GROUP.html, r_CREATE_ROLE.html, r_DROP_ROLE.html, r_ALTER_ROLE.html,
@@ -32,7 +32,7 @@ export interface AccountCommand {
   notice?: string;
 }
 
-export const SETTING_PREFIX = 'redshift_double.';
+export const SETTING_PREFIX = 'rsdbl.';
 
 /** Postgres's own names for the configuration parameters Redshift shares with it. */
 const POSTGRES_PARAMETERS = new Set(['datestyle', 'extra_float_digits', 'search_path', 'statement_timeout', 'timezone']);
@@ -41,7 +41,6 @@ const REDSHIFT_PARAMETERS = new Set([
   'analyze_threshold_percent',
   'default_geometry_encoding',
   'describe_field_name_in_uppercase',
-  'enable_case_sensitive_identifier',
   'enable_case_sensitive_super_attribute',
   'enable_result_cache_for_session',
   'enable_vacuum_boost',
@@ -207,7 +206,7 @@ function createUser(c: TokenCursor): AccountCommand {
 }
 
 /** ALTER USER name [WITH] option [, ...] | RENAME TO new | SET parameter {TO|=} {value|DEFAULT} | RESET parameter. */
-function alterUser(c: TokenCursor): AccountCommand {
+function alterUser(c: TokenCursor): AccountCommand | null {
   const name = c.ident();
   const check: IdentityCheck = { name, kind: 'user' };
   if (c.acceptWord('rename')) {
@@ -222,6 +221,12 @@ function alterUser(c: TokenCursor): AccountCommand {
       steps: [`ALTER ROLE ${q(name)} RENAME TO ${q(to)}`, `ALTER ROLE ${q(to)} PASSWORD NULL`],
       notice: 'the password was cleared by the rename: set a new one with ALTER USER ... PASSWORD',
     };
+  }
+  if (c.isWord('set') || c.isWord('reset')) {
+    // A user default of enable_case_sensitive_identifier is a session setting the identifier
+    // folding reads at login; it is not stored here (Postgres refuses it as unknown).
+    const t = c.peek(1);
+    if ((t?.type === 'word' || t?.type === 'qident') && t.value === 'enable_case_sensitive_identifier') return null;
   }
   if (c.acceptWord('set')) {
     const param = c.ident();

@@ -1,6 +1,5 @@
 import type { CommandContext, CommandResult } from './context.js';
 import { RsError } from './errors.js';
-import type { FieldDesc } from './protocol.js';
 import { lit, significant, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
 
 /**
@@ -27,15 +26,8 @@ export interface AnalyzeCompressionCommand {
   comprows: number | null;
 }
 
-const TEXT_OID = 25;
-const NUMERIC_OID = 1700;
-
-export const ANALYZE_COMPRESSION_FIELDS: FieldDesc[] = [
-  { name: 'Table', typeOid: TEXT_OID },
-  { name: 'Column', typeOid: TEXT_OID },
-  { name: 'Encoding', typeOid: TEXT_OID },
-  { name: 'Est_reduction_pct', typeOid: NUMERIC_OID },
-];
+/** The report's columns, sent as text (Est_reduction_pct too: `0.00`). */
+export const ANALYZE_COMPRESSION_COLUMNS = ['Table', 'Column', 'Encoding', 'Est_reduction_pct'];
 
 export function parseAnalyzeCompression(sql: string): AnalyzeCompressionCommand {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
@@ -118,6 +110,6 @@ export async function runAnalyzeCompression(ctx: CommandContext, cmd: AnalyzeCom
       rows.push([t.relname, col.name, encoding, '0.00']);
     }
   }
-  return { tag: 'ANALYZE COMPRESSION', fields: ANALYZE_COMPRESSION_FIELDS, rows };
+  return { tag: 'ANALYZE COMPRESSION', rows: { columns: ANALYZE_COMPRESSION_COLUMNS, values: rows } };
 }
 

@@ -31,7 +31,6 @@ export interface CommandContext {
 
 export interface CommandResult {
   tag: string;
-  /** A command that returns rows (ANALYZE COMPRESSION): its columns and rows, in text format. */
-  fields?: FieldDesc[];
-  rows?: Array<Array<string | null>>;
+  /** Rows a command returns (text columns), e.g. SHOW. */
+  rows?: { columns: string[]; values: Array<Array<string | null>> };
 }

@@ -1,8 +1,7 @@
-import { ANALYZE_COMPRESSION_FIELDS, parseAnalyzeCompression, runAnalyzeCompression, type AnalyzeCompressionCommand } from './analyze-compression.js';
+import { ANALYZE_COMPRESSION_COLUMNS, parseAnalyzeCompression, runAnalyzeCompression, type AnalyzeCompressionCommand } from './analyze-compression.js';
 import { parseAccountStatement, runAccount, type AccountCommand } from './accounts.js';
 import type { CommandContext, CommandResult } from './context.js';
 import { parseGrantStatement } from './grants.js';
-import type { FieldDesc } from './protocol.js';
 
 /**
  * Statements for the admin toolkit that the double handles itself, kept out of rewrite.ts
@@ -32,7 +31,7 @@ export function runExtra(ctx: CommandContext, cmd: ExtraCommand): Promise<Comman
   }
 }
 
-/** The columns a command returns (for Describe), or null when it returns none. */
-export function extraFields(cmd: ExtraCommand): FieldDesc[] | null {
-  return cmd.kind === 'analyzeCompression' ? ANALYZE_COMPRESSION_FIELDS : null;
+/** The (text) columns a command returns (for Describe), or null when it returns none. */
+export function extraColumns(cmd: ExtraCommand): string[] | null {
+  return cmd.kind === 'analyzeCompression' ? ANALYZE_COMPRESSION_COLUMNS : null;
 }

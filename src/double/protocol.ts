@@ -256,13 +256,13 @@ export const be = {
     for (const o of oids) w.int32(o);
     return w.message('t');
   },
-  /** Text-format columns: name and type oid. */
-  rowDescription: (fields: readonly FieldDesc[]) => {
-    const w = new Writer().int16(fields.length);
-    for (const f of fields) w.cstring(f.name).int32(0).int16(0).int32(f.typeOid).int16(-1).int32(-1).int16(0);
+  /** RowDescription of text columns (type oid 25, text format). */
+  rowDescriptionText: (names: string[]) => {
+    const w = new Writer().int16(names.length);
+    for (const n of names) w.cstring(n).int32(0).int16(0).int32(25).int16(-1).int32(-1).int16(0);
     return w.message('T');
   },
-  dataRow: (values: ReadonlyArray<string | null>) => {
+  dataRow: (values: Array<string | null>) => {
     const w = new Writer().int16(values.length);
     for (const v of values) {
       if (v === null) w.int32(-1);

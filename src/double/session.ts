@@ -25,7 +25,7 @@ import {
 } from './protocol.js';
 import { classify, type Command, type SessionValues } from './rewrite.js';
 import { splitStatements } from './sql-lexer.js';
-import { commandFields, runCommand } from './statements.js';
+import { commandColumns, runCommand } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
@@ -457,13 +457,15 @@ export class Session {
     this.write(be.error(rs.fields()));
   }
 
-  /** `describe`: send the RowDescription (simple query); the extended protocol's Describe sent it already. */
   private async runIntercepted(cmd: Command, describe = true): Promise<boolean> {
     this.cancelFlag = false;
     this.statementId++;
     try {
       const r = await runCommand(this.context(), cmd);
-      if (r.fields) this.write(Buffer.concat([...(describe ? [be.rowDescription(r.fields)] : []), ...(r.rows ?? []).map((row) => be.dataRow(row))]));
+      if (r.rows) {
+        if (describe) this.write(be.rowDescriptionText(r.rows.columns));
+        for (const row of r.rows.values) this.write(be.dataRow(row));
+      }
       this.write(be.commandComplete(r.tag));
       return true;
     } catch (err) {
@@ -559,8 +561,8 @@ export class Session {
       return;
     }
     await this.drain();
-    const fields = commandFields(cmd);
-    const shape = fields ? be.rowDescription(fields) : be.noData();
+    const columns = commandColumns(cmd);
+    const shape = columns ? be.rowDescriptionText(columns) : be.noData();
     this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), shape]) : shape);
   }
 

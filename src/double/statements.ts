@@ -2,8 +2,7 @@ import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
 import { byteCheck, type CreateTablePlan } from './ddl.js';
 import { RsError } from './errors.js';
-import { extraFields, isExtra, runExtra } from './extra-commands.js';
-import type { FieldDesc } from './protocol.js';
+import { extraColumns, isExtra, runExtra } from './extra-commands.js';
 import type { Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
 import { alterTableMeta, recordTableMeta, setColumnEncoding } from './system-views.js';
@@ -63,9 +62,9 @@ export async function runCommand(ctx: CommandContext, cmd: Command): Promise<Com
   }
 }
 
-/** The columns a handled statement returns (known before it runs, for Describe), or null. */
-export function commandFields(cmd: Command): FieldDesc[] | null {
-  return isExtra(cmd) ? extraFields(cmd) : null;
+/** The (text) columns a handled statement returns, known before it runs (for Describe), or null. */
+export function commandColumns(cmd: Command): string[] | null {
+  return isExtra(cmd) ? extraColumns(cmd) : null;
 }
 
 async function checkColumn(ctx: CommandContext, tableText: string, column: string): Promise<void> {
