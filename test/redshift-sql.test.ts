@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as sql from '../src/redshift/sql.js';
+import { readGrants } from '../src/redshift/privileges.js';
 import { incrementalStatements, prepareSwapStatements } from '../src/sync/load.js';
 import { planTable } from '../src/sync/plan.js';
 import { CsvRecordCounter } from '../src/sync/csv-records.js';
@@ -38,16 +39,66 @@ describe('Redshift statements', () => {
   it('swap helpers', () => {
     expect(sql.renameTable(target, 'Orders_rl_old')).toBe('ALTER TABLE "analytics"."Orders" RENAME TO "Orders_rl_old"');
     expect(sql.setOwner(target, 'etl')).toBe('ALTER TABLE "analytics"."Orders" OWNER TO "etl"');
-    expect(sql.grant(target, { grantee: 'readers', isGroup: true, privileges: ['SELECT'] })).toBe('GRANT SELECT ON "analytics"."Orders" TO GROUP "readers"');
-    expect(sql.grant(target, { grantee: 'PUBLIC', isGroup: false, privileges: ['SELECT'] })).toBe('GRANT SELECT ON "analytics"."Orders" TO PUBLIC');
+    expect(sql.grant(target, { grantee: 'readers', type: 'group', privileges: ['SELECT'] })).toBe('GRANT SELECT ON "analytics"."Orders" TO GROUP "readers"');
+    expect(sql.grant(target, { grantee: 'PUBLIC', type: 'public', privileges: ['SELECT'] })).toBe('GRANT SELECT ON "analytics"."Orders" TO PUBLIC');
+    expect(sql.grant(target, { grantee: 'Analyst', type: 'role', privileges: ['SELECT', 'DROP'] })).toBe('GRANT SELECT, DROP ON "analytics"."Orders" TO ROLE "Analyst"');
+    expect(sql.grant(target, { grantee: 'ann', type: 'user', privileges: ['INSERT'], grantOption: true })).toBe('GRANT INSERT ON "analytics"."Orders" TO "ann" WITH GRANT OPTION');
+    expect(sql.grant(target, { grantee: 'ann', type: 'user', privileges: ['SELECT', 'UPDATE'], columns: ['id', 'Note'] })).toBe(
+      'GRANT SELECT ("id", "Note"), UPDATE ("id", "Note") ON "analytics"."Orders" TO "ann"',
+    );
+    expect(() => sql.grant(target, { grantee: 'g', type: 'group', privileges: ['SELECT'], grantOption: true })).toThrow(/only be granted to a user/);
   });
-  it('parses ACLs into grants, skipping the owner', () => {
-    expect(sql.parseAcl('etl=arwdDxt/etl\nanalyst=r/etl\n"Odd User"=ar/etl\ngroup readers=r/etl\n=r/etl', 'etl')).toEqual([
-      { grantee: 'analyst', isGroup: false, privileges: ['SELECT'] },
-      { grantee: 'Odd User', isGroup: false, privileges: ['INSERT', 'SELECT'] },
-      { grantee: 'readers', isGroup: true, privileges: ['SELECT'] },
-      { grantee: 'PUBLIC', isGroup: false, privileges: ['SELECT'] },
+  it("parses Redshift ACLs (relacl's letters, group prefix, grant options) into grants, skipping the owner and RULE/TRIGGER", () => {
+    // As Redshift prints them: ALL was arwdRxt before DROP (D) existed (AWS's amazon-redshift-utils); array_to_string leaves no quotes.
+    expect(sql.parseAcl('etl=arwdRxtD/etl\nanalyst=r/etl\n"Odd User"=ar/etl\ngroup readers=r/etl\n"group loaders=arwdRxt/etl"\n=r/etl\nann=r*a/etl', 'etl')).toEqual([
+      { grantee: 'analyst', type: 'user', privileges: ['SELECT'] },
+      { grantee: 'Odd User', type: 'user', privileges: ['SELECT', 'INSERT'] },
+      { grantee: 'readers', type: 'group', privileges: ['SELECT'] },
+      { grantee: 'loaders', type: 'group', privileges: ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'REFERENCES'] },
+      { grantee: 'PUBLIC', type: 'public', privileges: ['SELECT'] },
+      { grantee: 'ann', type: 'user', privileges: ['INSERT'] },
+      { grantee: 'ann', type: 'user', privileges: ['SELECT'], grantOption: true },
     ]);
+    expect(sql.parseAcl('group etl=D/o', 'o')).toEqual([{ grantee: 'etl', type: 'group', privileges: ['DROP'] }]);
+    expect(sql.parseAcl(null, 'o')).toEqual([]);
+  });
+  it('reads grants from svv_relation_privileges and svv_column_privileges rows: users, groups, roles, PUBLIC, grant options, column grants', () => {
+    const rel = [
+      { privilege_type: 'INSERT', identity_name: 'etl', identity_type: 'group', admin_option: false },
+      { privilege_type: 'SELECT', identity_name: 'etl', identity_type: 'group', admin_option: false },
+      { privilege_type: 'SELECT', identity_name: 'ann', identity_type: 'user', admin_option: true },
+      { privilege_type: 'DELETE', identity_name: 'ann', identity_type: 'user', admin_option: false },
+      { privilege_type: 'DROP', identity_name: 'analyst', identity_type: 'role', admin_option: false },
+      { privilege_type: 'SELECT', identity_name: 'public', identity_type: 'public', admin_option: false },
+      { privilege_type: 'SELECT', identity_name: 'owner', identity_type: 'user', admin_option: true },
+    ];
+    const cols = [
+      { column_name: 'note', privilege_type: 'UPDATE', identity_name: 'bob', identity_type: 'user' },
+      { column_name: 'id', privilege_type: 'SELECT', identity_name: 'bob', identity_type: 'user' },
+      { column_name: 'note', privilege_type: 'SELECT', identity_name: 'bob', identity_type: 'user' },
+      { column_name: 'id', privilege_type: 'SELECT', identity_name: 'analyst', identity_type: 'role' },
+    ];
+    const grants = sql.grantsFromPrivileges(rel, cols, 'owner');
+    expect(grants.map((g) => sql.grant(target, g))).toEqual([
+      'GRANT SELECT, INSERT ON "analytics"."Orders" TO GROUP "etl"',
+      'GRANT SELECT ON "analytics"."Orders" TO PUBLIC',
+      'GRANT DROP ON "analytics"."Orders" TO ROLE "analyst"',
+      'GRANT SELECT ON "analytics"."Orders" TO "ann" WITH GRANT OPTION',
+      'GRANT DELETE ON "analytics"."Orders" TO "ann"',
+      'GRANT SELECT ("id") ON "analytics"."Orders" TO ROLE "analyst"',
+      'GRANT SELECT ("id", "note") ON "analytics"."Orders" TO "bob"',
+      'GRANT UPDATE ("note") ON "analytics"."Orders" TO "bob"',
+    ]);
+    expect(sql.relationPrivileges()).toMatchSnapshot();
+    expect(sql.columnPrivileges()).toMatchSnapshot();
+    expect(sql.tableOwnerAndAcl()).toMatchSnapshot();
+  });
+  it('falls back to relacl where the svv privilege views do not exist (42P01), and only then', async () => {
+    const missing = Object.assign(new Error('relation "svv_relation_privileges" does not exist'), { code: '42P01' });
+    const db = { query: async () => Promise.reject(missing) } as unknown as Parameters<typeof readGrants>[0];
+    expect(await readGrants(db, target, 'etl', 'group readers=r/etl')).toEqual({ grants: [{ grantee: 'readers', type: 'group', privileges: ['SELECT'] }], from: 'relacl' });
+    const other = { query: async () => Promise.reject(Object.assign(new Error('permission denied'), { code: '42501' })) } as unknown as Parameters<typeof readGrants>[0];
+    await expect(readGrants(other, target, 'etl', null)).rejects.toThrow(/permission denied/);
   });
   it('quotes literals and column lists', () => {
     expect(quoteLiteral("a'b\\c")).toBe("'a''b\\\\c'");

@@ -318,6 +318,45 @@ describe(`sync engine against ${targetDescription}`, () => {
       await f.redshift(`DROP USER ${reader}`);
     });
 
+    it('the swap keeps exactly the grants the target had: a user, a group, a role, a column grant (svv_relation_privileges, svv_column_privileges)', async () => {
+      const tag = randomBytes(3).toString('hex');
+      const [reader, member, group, role] = [`rdr_${tag}`, `mbr_${tag}`, `grp_${tag}`, `rol_${tag}`];
+      const t = f.target.schema;
+      await f.source(`CREATE TABLE facts (id int PRIMARY KEY, name text, secret text)`);
+      await f.source(`INSERT INTO facts SELECT g, 'f' || g, 's' FROM generate_series(1, 12) g`);
+      await f.redshift(`CREATE TABLE ${t}.facts (id INTEGER, name VARCHAR(20), secret VARCHAR(20)) DISTSTYLE EVEN`);
+      await f.redshift(`CREATE USER ${reader} PASSWORD 'Reader123x'`);
+      await f.redshift(`CREATE USER ${member} PASSWORD 'Member123x'`);
+      await f.redshift(`CREATE GROUP ${group} WITH USER ${member}`);
+      await f.redshift(`CREATE ROLE ${role}`);
+      await f.redshift(`GRANT ROLE ${role} TO ${member}`);
+      await f.redshift(`GRANT SELECT ON ${t}.facts TO ${reader}`);
+      await f.redshift(`GRANT INSERT ON ${t}.facts TO GROUP ${group}`);
+      await f.redshift(`GRANT SELECT (id, name) ON ${t}.facts TO ${member}`);
+      await f.redshift(`GRANT DELETE, DROP ON ${t}.facts TO ROLE ${role}`);
+      const privileges = async () => {
+        const rel = await f.redshift(`SELECT privilege_type, identity_type, identity_name FROM svv_relation_privileges WHERE namespace_name = $1 AND relation_name = 'facts'`, [t]);
+        const col = await f.redshift(`SELECT privilege_type, column_name, identity_type, identity_name FROM svv_column_privileges WHERE namespace_name = $1 AND relation_name = 'facts'`, [t]);
+        return [
+          ...rel.rows.map((r) => `${r.privilege_type} to ${r.identity_type} ${r.identity_name}`),
+          ...col.rows.map((r) => `${r.privilege_type} (${r.column_name}) to ${r.identity_type} ${r.identity_name}`),
+        ].sort();
+      };
+      const want = [`DELETE to role ${role}`, `DROP to role ${role}`, `INSERT to group ${group}`, `SELECT (id) to user ${member}`, `SELECT (name) to user ${member}`, `SELECT to user ${reader}`];
+      expect(await privileges()).toEqual(want);
+      await f.addTable({ source: 'facts', mode: 'FULL_DATA_SYNC', primaryKey: 'id', rowLimit: 5 });
+      const r = await f.sync({ table: 'facts' });
+      expect(r.ok, JSON.stringify(r)).toBe(true);
+      expect(r.tables[0]).toMatchObject({ rows: 12 });
+      expect(await rowsText(f.redshift, `${t}.facts`, ['id', 'name', 'secret'])).toEqual(await rowsText(f.source, 'facts', ['id', 'name', 'secret']));
+      // The new table has exactly those grants, and they hold (through the group, the role and the column grant).
+      expect(await privileges()).toEqual(want);
+      const can = async (u: string, priv: string) => (await f.redshift(`SELECT has_table_privilege($1, $2, $3) AS ok`, [u, `${t}.facts`, priv])).rows[0].ok;
+      const canCol = async (u: string, c: string) => (await f.redshift(`SELECT has_column_privilege($1, $2, $3, 'select') AS ok`, [u, `${t}.facts`, c])).rows[0].ok;
+      expect([await can(reader, 'select'), await can(reader, 'insert'), await can(member, 'insert'), await can(member, 'delete'), await can(member, 'select')]).toEqual([true, false, true, true, false]);
+      expect([await canCol(member, 'name'), await canCol(member, 'secret')]).toEqual([true, false]);
+    });
+
     it('a table without any key is reloaded in one streamed batch', async () => {
       await f.source(`CREATE TABLE nokey (a text, b int)`);
       await f.source(`INSERT INTO nokey SELECT 'x' || g, g FROM generate_series(1, 25) g`);

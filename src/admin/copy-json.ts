@@ -27,6 +27,8 @@ export interface SplitResult {
   rows: number;
   /** Every top-level key seen, sorted. */
   keys: string[];
+  /** Input line numbers of the blank lines skipped (to map a file's line back to the input). */
+  blankLines: number[];
 }
 
 /** `$['col']` for each column (bracket notation: any column name). */
@@ -91,13 +93,17 @@ export async function splitJsonLines(input: string | Readable, slices: number): 
     return { path: p, gz, out, rows: 0 };
   });
   const keys = new Set<string>();
+  const blankLines: number[] = [];
   let rows = 0;
   let lineNo = 0;
   try {
     const rl = createInterface({ input: await lineSource(input), crlfDelay: Infinity });
     for await (const line of rl) {
       lineNo++;
-      if (line.trim() === '') continue;
+      if (line.trim() === '') {
+        blankLines.push(lineNo);
+        continue;
+      }
       let value: unknown;
       try {
         value = JSON.parse(line);
@@ -118,6 +124,26 @@ export async function splitJsonLines(input: string | Readable, slices: number): 
     throw err;
   }
   const files = await Promise.all(outs.map(async (o) => ({ path: o.path, rows: o.rows, bytes: (await stat(o.path)).size })));
-  return { dir, files, rows, keys: [...keys].sort() };
+  return { dir, files, rows, keys: [...keys].sort(), blankLines };
+}
+
+/**
+ * The input line of line `line` (1-based) of part file `part` (0-based) written by
+ * splitJsonLines with `slices` files: records go round-robin, blank lines are skipped.
+ */
+export function inputLineOf(part: number, line: number, slices: number, blankLines: readonly number[]): number {
+  const record = (line - 1) * slices + part; // 0-based among non-blank lines
+  let n = record + 1;
+  for (const b of blankLines) {
+    if (b <= n) n++;
+    else break;
+  }
+  return n;
+}
+
+/** `part-00003.json.gz` -> 2. */
+export function partIndexOf(fileName: string): number | null {
+  const m = /part-(\d+)\.json\.gz$/.exec(fileName);
+  return m ? Number(m[1]) - 1 : null;
 }
 

@@ -121,14 +121,17 @@ export function analyzeCompressionSql(rel: Relation): string {
   return `ANALYZE COMPRESSION ${relationSql(rel)}`;
 }
 
-/** ANALYZE COMPRESSION's rows ("Table", "Column", "Encoding", ...) -> column -> encoding. */
+/**
+ * ANALYZE COMPRESSION's rows ("Table", "Column", "Encoding", ...) -> column -> encoding.
+ * `N/A` (a column left out of the analysis) is skipped; `none` is RAW.
+ */
 export function encodingsFromAnalyzeCompression(rows: Array<Record<string, unknown>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const r of rows) {
     const lower = Object.fromEntries(Object.entries(r).map(([k, v]) => [k.toLowerCase(), v]));
     const col = String(lower.column ?? '').trim();
     const enc = String(lower.encoding ?? '').trim().toLowerCase();
-    if (col && enc) out[col] = enc === 'none' ? 'raw' : enc;
+    if (col && enc && enc !== 'n/a') out[col] = enc === 'none' ? 'raw' : enc;
   }
   return out;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type pg from 'pg';
 import { loadEnv, type Env } from '../config/env.js';
 import { connect } from '../db/connect.js';
@@ -15,7 +15,8 @@ import { extractToS3 } from '../sync/extract.js';
 import { BatchError, batchOf, redactSql, type Batch, type ExecuteResult } from './batch.js';
 import { listTables, tableExists } from './catalog.js';
 import { openRedshift, resolveRedshiftConnection, type ResolvedConnection } from './connection.js';
-import { copyJsonSql, jsonPaths, splitJsonLines } from './copy-json.js';
+import { loadErrorsForLastCopy } from '../redshift/sql.js';
+import { CopyJsonError, copyJsonSql, inputLineOf, jsonPaths, partIndexOf, splitJsonLines } from './copy-json.js';
 import { chunkKeys, copyTableBatch, extractCopySql, manifestKey, type CopyTableSource } from './copy-table.js';
 import { analyzeCompressionSql, deepCopyBatch, encodingsFromAnalyzeCompression, validateDeepCopyOptions, type DeepCopyOptions } from './deep-copy.js';
 import { relationText, toRelation, type Relation } from './names.js';
@@ -322,18 +323,39 @@ export class Redshift {
       if (!o.execute) return { batch, executed: null, ...base };
       try {
         for (const f of files) {
-          await this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: f.key, Body: createReadStream(f.path), ContentLength: f.bytes, ContentType: 'application/json', ContentEncoding: 'gzip' }));
+          // lib-storage, as the sync engine uploads: a plain PutObject of a stream is sent
+          // aws-chunked (the SDK's default checksums), which some S3-compatible stores keep as is.
+          const params = { Bucket: bucket, Key: f.key, Body: createReadStream(f.path), ContentType: 'application/json', ContentEncoding: 'gzip' };
+          await new Upload({ client: this.s3, params, queueSize: 2, partSize: 8 * 1024 * 1024, leavePartsOnError: false }).done();
         }
         await putText(this.s3, bucket, jsonPathsKey, JSON.stringify(jp));
         await putText(this.s3, bucket, manifestKeyName, JSON.stringify(manifestFor(bucket, files.map((f) => ({ key: f.key, bytes: f.bytes })))));
-        const executed = await this.execute(batch);
-        return { batch, executed, ...base };
+        try {
+          const executed = await this.execute(batch);
+          return { batch, executed, ...base };
+        } catch (err) {
+          throw await this.explainCopyJsonFailure(err, split.blankLines, o.slices ?? this.env.REDSHIFT_SLICES);
+        }
       } finally {
         await deletePrefix(this.s3, bucket, `${prefix}/`).catch((e: Error) => this.opts.log?.warn({ err: e.message, prefix }, 'copy-json: could not delete the S3 files'));
       }
     } finally {
       await rm(split.dir, { recursive: true, force: true });
     }
+  }
+
+  /** A failed copy-json COPY, with its stl_load_errors rows mapped back to the input's lines. */
+  private async explainCopyJsonFailure(err: unknown, blankLines: number[], slices: number): Promise<unknown> {
+    if (!(err instanceof BatchError) || !/stl_load_errors/.test(err.message)) return err;
+    const r = await this.query<{ filename: string; line_number: string; colname: string; raw_field_value: string; err_code: number; err_reason: string }>(loadErrorsForLastCopy()).catch(() => null);
+    if (!r || r.rows.length === 0) return err;
+    const where = r.rows.map((e) => {
+      const part = partIndexOf(e.filename);
+      const line = Number(e.line_number);
+      const at = part === null || line <= 0 ? `${e.filename} line ${line}` : `input line ${inputLineOf(part, line, slices, blankLines)}`;
+      return `${at}${e.colname ? `, column "${e.colname}"` : ''}: ${e.err_reason} (error ${e.err_code})${e.raw_field_value ? `, value ${JSON.stringify(e.raw_field_value)}` : ''}`;
+    });
+    return new CopyJsonError(`copy-json: the COPY failed and was rolled back (nothing was loaded): ${where.join('; ')}`, { cause: err });
   }
 
   /**

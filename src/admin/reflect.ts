@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { parseAcl, type Grant } from '../redshift/sql.js';
+import { readGrants } from '../redshift/privileges.js';
+import { grant as grantStatement, type Grant } from '../redshift/sql.js';
 import { quoteIdent, quoteIdents } from '../sql/quote.js';
 import { batchOf, type Batch } from './batch.js';
 import { relationSql, relationText, type Relation } from './names.js';
@@ -7,7 +8,8 @@ import { relationSql, relationText, type Relation } from './names.js';
 /**
  * Reflection: reads a table's or view's definition from the catalog (pg_attribute,
  * pg_attrdef, pg_constraint, pg_table_def for encodings and keys, svv_table_info or
- * pg_class.reldiststyle for the distribution style, relacl for grants) and writes the
+ * pg_class.reldiststyle for the distribution style, svv_relation_privileges and
+ * svv_column_privileges for grants, relacl where those views do not exist) and writes the
  * DDL that recreates it elsewhere. Catalog queries are exported for the snapshot tests;
  * `createTableSql` and friends are pure.
  */
@@ -95,9 +97,6 @@ export const OWNER_ACL_SQL = `SELECT pg_get_userbyid(c.relowner) AS owner, array
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2`;
 
-/** Names that are groups (not users): GRANT needs the GROUP keyword for them. */
-export const GROUPS_SQL = `SELECT groname AS name FROM pg_group WHERE groname NOT IN (SELECT usename FROM pg_user)`;
-
 export const VIEW_DEF_SQL = `SELECT pg_get_viewdef(c.oid, true) AS def, pg_get_userbyid(c.relowner) AS owner
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'v'`;
@@ -155,12 +154,9 @@ export function createTableSql(def: TableDef, opts: CreateTableOptions = {}): st
   return lines.join('\n');
 }
 
-export function granteeSql(g: Grant): string {
-  return g.grantee === 'PUBLIC' ? 'PUBLIC' : g.isGroup ? `GROUP ${quoteIdent(g.grantee)}` : quoteIdent(g.grantee);
-}
-
+/** One GRANT (users, GROUP, ROLE, PUBLIC; column grants; WITH GRANT OPTION): the sync engine's builder. */
 export function grantSql(rel: Relation, g: Grant): string {
-  return `GRANT ${g.privileges.join(', ')} ON ${relationSql(rel)} TO ${granteeSql(g)}`;
+  return grantStatement(rel, g);
 }
 
 export function ownerSql(rel: Relation, owner: string): string {
@@ -200,21 +196,15 @@ export async function withSchemaOnSearchPath<T>(db: Queryable, schema: string, f
   }
 }
 
-async function groupNames(db: Queryable): Promise<Set<string>> {
-  const r = await db.query<{ name: string }>(GROUPS_SQL);
-  return new Set(r.rows.map((x) => x.name));
-}
-
-/** Owner and grants of any relation (table, view, ...). */
+/**
+ * Owner and grants of any relation (table, view, ...): from svv_relation_privileges and
+ * svv_column_privileges (users, groups, roles, PUBLIC, column grants), else from relacl.
+ */
 export async function readPrivileges(db: Queryable, rel: Relation): Promise<Privileges> {
   const r = await db.query<{ owner: string; acl: string | null; kind: string }>(OWNER_ACL_SQL, [rel.schema, rel.name]);
   const row = r.rows[0];
   if (!row) throw new ReflectError(`relation ${relationText(rel)} does not exist`);
-  const grants = parseAcl(row.acl, row.owner);
-  if (grants.some((g) => !g.isGroup && g.grantee !== 'PUBLIC')) {
-    const groups = await groupNames(db);
-    for (const g of grants) if (!g.isGroup && groups.has(g.grantee)) g.isGroup = true;
-  }
+  const { grants } = await readGrants(db, rel, row.owner, row.acl);
   const kind = row.kind === 'r' ? 'table' : row.kind === 'v' ? 'view' : 'other';
   return { relation: rel, kind, owner: row.owner, grants };
 }

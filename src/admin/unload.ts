@@ -60,13 +60,17 @@ export function unloadBatch(source: UnloadSource, o: UnloadOptions): Batch {
 /** The manifest UNLOAD writes next to the files (`<prefix>manifest`). */
 export const unloadManifestUrl = (to: string) => `${to}manifest`;
 
-/** COPY that reads back what `unloadSql` wrote (same format options, via its manifest). */
-export function copyUnloadedSql(table: Relation, o: { to: string; auth: CopyAuth; format?: Exclude<UnloadFormat, 'json'>; gzip?: boolean; columns?: string[]; region?: string }): string {
+/**
+ * COPY that reads back what `unloadSql` wrote (same format options, via its manifest). JSON
+ * is read with 'auto': the objects' keys are the query's column names, matched to the table's.
+ */
+export function copyUnloadedSql(table: Relation, o: { to: string; auth: CopyAuth; format?: UnloadFormat; gzip?: boolean; columns?: string[]; region?: string }): string {
   const format = o.format ?? 'text';
   const cols = o.columns?.length ? ` (${quoteIdents(o.columns)})` : '';
   const opts = ['MANIFEST'];
   if (o.gzip ?? true) opts.push('GZIP');
   if (format === 'csv') opts.push('CSV', `NULL AS '\\\\N'`);
+  else if (format === 'json') opts.push(`FORMAT AS JSON 'auto'`);
   else opts.push(`DELIMITER AS '|'`, `NULL AS '\\\\N'`, 'ESCAPE');
   opts.push(`TIMEFORMAT 'auto'`, `DATEFORMAT 'auto'`);
   if (o.region) opts.push(`REGION ${quoteLiteral(o.region)}`);

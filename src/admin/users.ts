@@ -48,10 +48,19 @@ export function randomPassword(length = 24): string {
   }
 }
 
-/** Session parameter names and values written into SET (values are quoted as literals unless numeric). */
+/**
+ * Session parameter names and values written into SET (values are quoted as literals unless
+ * numeric). search_path is a list: each schema is its own literal (one literal would name a
+ * single schema "a, b", r_search_path.html).
+ */
 function setParam(name: string, value: string | number | null): string {
   if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new UserError(`not a parameter name: ${JSON.stringify(name)}`);
   if (value === null) return `RESET ${name}`;
+  if (name.toLowerCase() === 'search_path' && typeof value === 'string' && value.toUpperCase() !== 'DEFAULT') {
+    const schemas = value.split(',').map((x) => x.trim()).filter(Boolean);
+    if (schemas.length === 0) throw new UserError('search_path needs at least one schema');
+    return `SET ${name} TO ${schemas.map(quoteLiteral).join(', ')}`;
+  }
   const v = typeof value === 'number' || /^-?\d+(\.\d+)?$/.test(value) ? String(value) : value.toUpperCase() === 'DEFAULT' ? 'DEFAULT' : quoteLiteral(value);
   return `SET ${name} TO ${v}`;
 }
@@ -110,13 +119,18 @@ export interface AlterUserOptions {
   set?: Record<string, string | number | null>;
   addGroups?: string[];
   removeGroups?: string[];
-  /** Last: renames the user. Redshift clears an MD5 password on rename, so set a new one with it. */
+  /**
+   * Renames the user, first: Redshift clears the password on a rename (the name salts it,
+   * r_ALTER_USER.html), so the other changes, a new password included, apply to the new name.
+   * An `md5...` hash must then be computed with the new name.
+   */
   renameTo?: string;
 }
 
 export function alterUserBatch(name: string, o: AlterUserOptions): Batch {
-  const user = quoteIdent(name);
   const out: string[] = [];
+  if (o.renameTo !== undefined) out.push(`ALTER USER ${quoteIdent(name)} RENAME TO ${quoteIdent(o.renameTo)}`);
+  const user = quoteIdent(o.renameTo ?? name);
   const opts: string[] = [];
   if (o.password !== undefined) opts.push(passwordClause(o.password));
   if (o.createdb !== undefined) opts.push(o.createdb ? 'CREATEDB' : 'NOCREATEDB');
@@ -127,7 +141,6 @@ export function alterUserBatch(name: string, o: AlterUserOptions): Batch {
   for (const [k, v] of Object.entries(o.set ?? {})) out.push(`ALTER USER ${user} ${setParam(k, v)}`);
   for (const g of o.addGroups ?? []) out.push(`ALTER GROUP ${quoteIdent(g)} ADD USER ${user}`);
   for (const g of o.removeGroups ?? []) out.push(`ALTER GROUP ${quoteIdent(g)} DROP USER ${user}`);
-  if (o.renameTo !== undefined) out.push(`ALTER USER ${user} RENAME TO ${quoteIdent(o.renameTo)}`);
   if (out.length === 0) throw new UserError('nothing to change');
   return batchOf(out);
 }

@@ -1,3 +1,4 @@
+import type { JsonOption } from './copy-json.js';
 import { RsError, syntaxError } from './errors.js';
 import { significant, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
 
@@ -16,7 +17,9 @@ export interface CopyCommand {
   columns: string[] | null;
   from: string;
   auth: S3Auth;
-  format: 'csv' | 'text';
+  format: 'csv' | 'text' | 'json';
+  /** FORMAT JSON's argument ('auto' when none is given). */
+  json: JsonOption | null;
   quote: string;
   delimiter: string;
   manifest: boolean;
@@ -45,7 +48,7 @@ export interface CopyCommand {
 
 /** Redshift COPY options the double recognises but does not implement: an error when used. */
 const NOT_IMPLEMENTED = new Set([
-  'json', 'avro', 'parquet', 'orc', 'fixedwidth', 'shapefile', 'bzip2', 'lzop', 'acceptanydate', 'encrypted',
+  'avro', 'parquet', 'orc', 'fixedwidth', 'shapefile', 'bzip2', 'lzop', 'acceptanydate', 'encrypted',
   'master_symmetric_key', 'readratio', 'ssh', 'serializetojson', 'jsonpaths', 'simplify', 'ignoreallerrors', 'partition',
 ]);
 
@@ -145,6 +148,19 @@ function singleChar(v: string, what: string): string {
   return v;
 }
 
+/** `'auto'`, `'auto ignorecase'`, `'noshred'` or `'s3://bucket/jsonpaths-file'`. */
+export function jsonOption(v: string): JsonOption {
+  const t = v.trim().toLowerCase().replace(/\s+/g, ' ');
+  if (t === 'auto') return { kind: 'auto', ignoreCase: false };
+  if (t === 'auto ignorecase') return { kind: 'auto', ignoreCase: true };
+  if (t === 'noshred') return { kind: 'noshred' };
+  if (/^s3:\/\/[^/]+\/./.test(v.trim())) {
+    if (v.trim().endsWith('/')) throw new RsError(`The JSONPaths file must be a single object, not a key prefix: '${v}'`, 'XX000');
+    return { kind: 'jsonpaths', url: v.trim() };
+  }
+  throw new RsError(`Invalid JSON option '${v}': use 'auto', 'auto ignorecase', 'noshred' or 's3://jsonpaths_file'`, 'XX000');
+}
+
 export function parseCopy(sql: string): CopyCommand {
   const c = new TokenCursor(significant(tokenize(sql)), sql);
   c.expectWord('copy');
@@ -171,6 +187,7 @@ export function parseCopy(sql: string): CopyCommand {
     from,
     auth: { type: 'iam_role', role: '' },
     format: 'text',
+    json: null,
     quote: '"',
     delimiter: '|',
     manifest: false,
@@ -214,8 +231,15 @@ export function parseCopy(sql: string): CopyCommand {
       case 'format': {
         c.acceptWord('as');
         const f = c.ident();
-        if (f !== 'csv') throw new RsError(`COPY format ${f.toUpperCase()} is not implemented by the Redshift double`, '0A000');
+        if (f !== 'csv' && f !== 'json') throw new RsError(`COPY format ${f.toUpperCase()} is not implemented by the Redshift double`, '0A000');
         c.i--;
+        break;
+      }
+      case 'json': {
+        once('json');
+        cmd.format = 'json';
+        c.acceptWord('as');
+        cmd.json = c.peek()?.type === 'string' ? jsonOption(str(c)) : { kind: 'auto', ignoreCase: false };
         break;
       }
       case 'csv':
@@ -229,6 +253,7 @@ export function parseCopy(sql: string): CopyCommand {
         break;
       case 'delimiter':
         once('delimiter');
+        seen.add('delimiter-given');
         c.acceptWord('as');
         cmd.delimiter = singleChar(str(c), 'DELIMITER');
         delimiterSet = true;
@@ -343,6 +368,20 @@ export function parseCopy(sql: string): CopyCommand {
     }
   }
   cmd.auth = finishAuth(auth, 'COPY');
+  if (cmd.json) {
+    cmd.format = 'json';
+    // copy-parameters-data-format.html: options JSON does not support.
+    const bad = [
+      ['csv', seen.has('csv')],
+      ['delimiter', seen.has('delimiter-given')],
+      ['escape', cmd.escape],
+      ['fillrecord', cmd.fillRecord],
+      ['ignoreblanklines', cmd.ignoreBlankLines],
+      ['null as', seen.has('null')],
+      ['removequotes', cmd.removeQuotes],
+    ].find(([, on]) => on);
+    if (bad) throw new RsError(`${String(bad[0]).toUpperCase()} is not supported with JSON format`, 'XX000');
+  }
   if (cmd.format === 'csv' && (cmd.escape || cmd.removeQuotes)) throw new RsError(`CSV is not compatible with ${cmd.escape ? 'ESCAPE' : 'REMOVEQUOTES'}`, 'XX000');
   if (cmd.format === 'csv' && cmd.delimiter === cmd.quote) throw new RsError('COPY delimiter and quote must be different', 'XX000');
   if (cmd.delimiter === '\n' || cmd.delimiter === '\r') throw new RsError('COPY delimiter cannot be a newline', 'XX000');

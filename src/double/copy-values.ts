@@ -21,7 +21,8 @@ export interface TargetColumn {
 }
 
 export interface ValueOptions {
-  nullAs: string;
+  /** null: no NULL AS string (COPY ... JSON, where NULL AS is not allowed). */
+  nullAs: string | null;
   emptyAsNull: boolean;
   blanksAsNull: boolean;
   truncateColumns: boolean;
@@ -76,7 +77,7 @@ function convert(field: RawField | undefined, col: TargetColumn, o: ValueOptions
   // NULL AS is matched against the field's content, quoted or not (see README).
   // Delimited text: matched before ESCAPE processing. CSV: see QUOTED_NULL_IS_NULL.
   const candidate = field.quoted ? (QUOTED_NULL_IS_NULL ? field.bytes : null) : field.raw;
-  if (candidate && candidate.equals(Buffer.from(o.nullAs, 'utf8'))) return ok(null);
+  if (o.nullAs !== null && candidate && candidate.equals(Buffer.from(o.nullAs, 'utf8'))) return ok(null);
   let bytes = field.bytes;
   const bad = findInvalidUtf8(bytes);
   if (bad) {

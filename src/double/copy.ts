@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { Decoder } from '@toondepauw/node-zstd';
 import type { CommandContext, CommandResult } from './context.js';
+import { convertJsonValue, jsonRecords, parseJsonPathsFile, pickValues, type JsonMapping, type JsonRecord } from './copy-json.js';
 import type { CopyCommand } from './copy-parse.js';
 import { parseRecords, truncateUtf8, type RawRecord } from './csv.js';
 import { convertField, pgCopyText, type TargetColumn, type ValueOptions } from './copy-values.js';
@@ -128,6 +129,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       throw new RsError(`NOT NULL column without DEFAULT must be included in column list: "${col.name}"`, 'XX000');
   }
   const files = await resolveFiles(ctx, cmd);
+  const jsonMapping = cmd.json ? await resolveJsonMapping(ctx, cmd, targets) : null;
 
   // The COPY has begun loading: from here pg_last_copy_id() names it, even if it fails.
   const idRows = await ctx.sideQuery(`SELECT nextval('redshift_double.query_id')::int AS id`);
@@ -140,7 +142,7 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
   const stats = { filesScanned: 0, bytesScanned: 0, loadedBytes: 0 };
 
   const valueOpts: ValueOptions = {
-    nullAs: cmd.nullAs,
+    nullAs: cmd.json ? null : cmd.nullAs,
     emptyAsNull: cmd.emptyAsNull,
     blanksAsNull: cmd.blanksAsNull,
     truncateColumns: cmd.truncateColumns,
@@ -194,14 +196,17 @@ export async function runCopy(ctx: CommandContext, cmd: CopyCommand): Promise<Co
       }
       let lines = 0;
       const before = errors.length;
-      for (const rec of parseRecords(body, cmd)) {
+      const records = jsonMapping ? jsonRecords(body, cmd.ignoreHeader) : parseRecords(body, { ...cmd, format: cmd.format === 'csv' ? 'csv' : 'text' });
+      for (const rec of records) {
         lines++;
         if (lines % 2000 === 0) {
           // let other sessions (and a CancelRequest) in while a big file is converted
           await new Promise((r) => setImmediate(r));
           if (ctx.cancelled()) throw new RsError(`Query (${queryId}) cancelled on user's request`, '57014');
         }
-        const row = convertRecord(rec, targets, valueOpts, cmd.fillRecord, f.url, errors);
+        const row = jsonMapping
+          ? convertJsonRecord(rec as JsonRecord, targets, jsonMapping, valueOpts, f.url, errors)
+          : convertRecord(rec as RawRecord, targets, valueOpts, cmd.fillRecord, f.url, errors);
         if (row === null) {
           if (errors.length > cmd.maxError) {
             failed = true;
@@ -342,6 +347,54 @@ export function shortType(col: Pick<TargetColumn, 'isSuper' | 'typname'>): strin
   return (col.isSuper ? 'super' : col.typname).slice(0, 10);
 }
 
+/**
+ * How a JSON record maps to the target columns. A JSONPaths file is read whole and never
+ * decompressed (GZIP/ZSTD apply to the data files); its errors fail the COPY, MAXERROR does
+ * not apply (copy-parameters-data-format.html, JSONPaths file).
+ */
+async function resolveJsonMapping(ctx: CommandContext, cmd: CopyCommand, targets: TableColumn[]): Promise<JsonMapping> {
+  const opt = cmd.json!;
+  if (opt.kind === 'auto') return opt;
+  if (opt.kind === 'noshred') {
+    if (targets.length !== 1 || !targets[0]!.isSuper) throw new RsError("FORMAT JSON 'noshred' loads each document into a single SUPER column: the table (or column list) must have exactly one column, of type SUPER", 'XX000');
+    return opt;
+  }
+  const { bucket, key } = parseS3Url(opt.url);
+  const body = await getObject(ctx.s3, bucket, key);
+  if (body === null) throw new RsError(`Problem reading JSONPaths file - S3ServiceException:The specified key does not exist.,Status 404,Error NoSuchKey,Key ${opt.url}`, 'XX000');
+  const paths = parseJsonPathsFile(body, opt.url);
+  if (paths === null) return { kind: 'auto', ignoreCase: false };
+  if (paths.length !== targets.length)
+    throw new RsError(`Number of jsonpaths and the number of columns should match. JSONPath size: ${paths.length}, Number of columns in table or column list: ${targets.length}`, 'XX000');
+  return { kind: 'paths', paths };
+}
+
+/** One JSON record -> a Postgres COPY text line, or null after recording the error. */
+export function convertJsonRecord(rec: JsonRecord, targets: TargetColumn[], m: JsonMapping, o: ValueOptions, filename: string, errors: LoadErrorRow[]): string | null {
+  const asRaw = { fields: [], line: rec.line, raw: rec.raw };
+  if (rec.error || !rec.value) {
+    const e = rec.error ?? { code: 1216, reason: 'Invalid JSON' };
+    errors.push(errorRow(filename, rec.line, asRaw, '', '', e.code, e.reason));
+    return null;
+  }
+  const values = pickValues(rec.value, targets, m);
+  if (!Array.isArray(values)) {
+    errors.push(errorRow(filename, rec.line, asRaw, '', '', values.code, values.reason));
+    return null;
+  }
+  const out: string[] = [];
+  for (let i = 0; i < targets.length; i++) {
+    const col = targets[i]!;
+    const r = convertJsonValue(values[i], col, o);
+    if (!r.ok) {
+      errors.push(errorRow(filename, rec.line, asRaw, col.name, shortType(col), r.error.code, r.error.reason, Buffer.from(r.raw), col.length?.toString() ?? '0'));
+      return null;
+    }
+    out.push(pgCopyText(r.value));
+  }
+  return out.join('\t') + '\n';
+}
+
 const sqlTimestamp = (d: Date) => d.toISOString().replace('T', ' ').replace('Z', '');
 
 interface LoadSummary {
@@ -396,6 +449,6 @@ async function writeLoadCommits(ctx: CommandContext, commits: Array<{ url: strin
   await ctx.sideQuery(
     `INSERT INTO redshift_double.load_commits (userid, query, slice, name, filename, byte_offset, lines_scanned, errors, curtime, status, file_format, serverless)
      SELECT 100, $1, 0, 'streamed-file', u.f::character(256), 0, u.l, u.e, (now() AT TIME ZONE 'UTC'), 1, $2, $6 FROM unnest($3::text[], $4::int[], $5::int[]) AS u(f, l, e)`,
-    [queryId, format === 'csv' ? 'Csv' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors), ctx.serverless],
+    [queryId, format === 'csv' ? 'Csv' : format === 'json' ? 'Json' : 'Text', commits.map((c) => c.url), commits.map((c) => c.lines), commits.map((c) => c.errors), ctx.serverless],
   );
 }

@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from '../log.js';
 import { makeS3 } from './s3.js';
 import { Session } from './session.js';
+import { ACCOUNTS_INSTALL_SQL } from './accounts-views.js';
 import { INSTALL_SQL } from './system-views.js';
 
 /**
@@ -67,6 +68,7 @@ export async function startRedshiftDouble(opts: RedshiftDoubleOptions): Promise<
           await c.query('BEGIN');
           await c.query(`SELECT pg_advisory_xact_lock(hashtext('redshift_double.install'))`);
           await c.query(INSTALL_SQL);
+          await c.query(ACCOUNTS_INSTALL_SQL);
           await c.query('COMMIT');
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);

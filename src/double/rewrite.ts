@@ -1,7 +1,9 @@
+import { ACCOUNT_VIEWS } from './accounts-views.js';
 import { parseCopy, type CopyCommand } from './copy-parse.js';
 import { CI_COLLATION, collationName, planAlterTable, planCreateTable, type AlterPlan, type CreateTablePlan } from './ddl.js';
 import { notSupported, RsError, syntaxError } from './errors.js';
 import { checkIdentifierLengths, foldQuotedIdentifiers } from './identifiers.js';
+import { classifyExtra, type ExtraCommand } from './extra-commands.js';
 import { significant, SqlSyntaxError, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
 import { SYSTEM_VIEWS } from './system-views.js';
 import { parseUnload, type UnloadCommand } from './unload.js';
@@ -44,12 +46,13 @@ export type Command =
   /** ALTER USER u SET / RESET enable_case_sensitive_identifier. */
   | { kind: 'userCaseSensitive'; user: string; value: boolean | null }
   | { kind: 'createDatabase'; name: string; owner: string | null; connectionLimit: string | null; caseInsensitive: boolean; isolation: 'serializable' | 'snapshot' | null }
-  | { kind: 'alterDatabaseIsolation'; name: string; isolation: 'serializable' | 'snapshot' };
+  | { kind: 'alterDatabaseIsolation'; name: string; isolation: 'serializable' | 'snapshot' }
+  | ExtraCommand;
 
 /** `settings`: the statement may change session settings the double mirrors (RESET ALL, DISCARD). */
 export type Classified = { kind: 'pass'; sql: string; settings?: boolean } | { kind: 'command'; command: Command };
 
-const VIEW_SET = new Set<string>(SYSTEM_VIEWS);
+const VIEW_SET = new Set<string>([...SYSTEM_VIEWS, ...ACCOUNT_VIEWS]);
 
 /**
  * Generic rewrites applied to every statement that reaches Postgres: Redshift system
@@ -75,6 +78,15 @@ export function rewriteSql(sql: string, values: SessionValues): string {
         continue;
       }
       edits.push({ start: t.start, end: t.end, text: `redshift_double.${t.value}` });
+      continue;
+    }
+    if (t.value === 'relacl' && !call && !(prev?.type === 'word' && prev.value === 'as')) {
+      // pg_class.relacl as Redshift prints it (accounts-views.ts): the whole [qualifier.]relacl reference.
+      let first = i;
+      while (toks[first - 1]?.type === 'op' && toks[first - 1]!.text === '.' && (toks[first - 2]?.type === 'word' || toks[first - 2]?.type === 'qident')) first -= 2;
+      const ref = sql.slice(toks[first]!.start, t.end);
+      while (edits.length && edits[edits.length - 1]!.start >= toks[first]!.start) edits.pop();
+      edits.push({ start: toks[first]!.start, end: t.end, text: `redshift_double.relacl(${ref})` });
       continue;
     }
     if (afterDot) continue;
@@ -175,6 +187,8 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
   const rw = (s: string) => rewriteSql(s, values);
   const pass = () => ({ kind: 'pass' as const, sql: rw(sql) });
   rejectUnsupportedClauses(toks);
+  const extra = classifyExtra(sql, w);
+  if (extra) return { kind: 'command', command: extra };
   switch (w[0]) {
     case 'copy': {
       const fromIdx = toks.findIndex((t) => t.type === 'word' && (t.value === 'from' || t.value === 'to'));
@@ -250,7 +264,6 @@ function classifyTokens(sql: string, toks: Token[], values: SessionValues): Clas
     case 'merge':
       return classifyMerge(sql, toks, pass);
     case 'analyze': {
-      if (w[1] === 'compression') throw new RsError('ANALYZE COMPRESSION is not implemented by the Redshift double', '0A000');
       // Redshift's PREDICATE COLUMNS / ALL COLUMNS suffixes do not exist in Postgres.
       const idx = toks.findIndex((t, i) => t.type === 'word' && (t.value === 'predicate' || t.value === 'all') && toks[i + 1]?.type === 'word' && toks[i + 1]!.value === 'columns');
       if (idx > 0) return { kind: 'pass', sql: rw(sql.slice(0, toks[idx]!.start)) };

@@ -26,7 +26,7 @@ import {
 } from './protocol.js';
 import { CASE_SETTING, classify, COLLATION_SETTING, ISOLATION_SETTING, type Command, type SessionValues } from './rewrite.js';
 import { splitStatements } from './sql-lexer.js';
-import { readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
+import { commandColumns, readCaseSetting, runCommand, userCaseDefaultSql } from './statements.js';
 import { sendUpstreamCancel, Upstream, UpstreamError, type UpstreamTarget } from './upstream.js';
 
 /** What the server gives each session. */
@@ -613,8 +613,8 @@ export class Session {
       return;
     }
     await this.drain();
-    // SHOW answers with a row; every other command the double runs returns none
-    const shape = cmd.kind === 'showCaseSensitive' ? be.rowDescriptionText(['enable_case_sensitive_identifier']) : be.noData();
+    const columns = commandColumns(cmd);
+    const shape = columns ? be.rowDescriptionText(columns) : be.noData();
     this.write(kind === 'S' ? Buffer.concat([be.parameterDescription([]), shape]) : shape);
   }
 

@@ -3,6 +3,7 @@ import type { CommandContext, CommandResult } from './context.js';
 import { runCopy, tableColumns } from './copy.js';
 import { byteCheck, CI_COLLATION, type CreateTablePlan, type TableMeta } from './ddl.js';
 import { RsError } from './errors.js';
+import { extraColumns, isExtra, runExtra } from './extra-commands.js';
 import { CASE_SETTING, COLLATION_SETTING, ISOLATION_SETTING, type Command } from './rewrite.js';
 import { ident, lit } from './sql-lexer.js';
 import { alterTableMeta, recordKeys, recordTableMeta, setColumnEncoding } from './system-views.js';
@@ -10,6 +11,7 @@ import { runUnload } from './unload.js';
 
 /** Runs a statement the double handles itself. */
 export async function runCommand(ctx: CommandContext, cmd: Command): Promise<CommandResult> {
+  if (isExtra(cmd)) return runExtra(ctx, cmd);
   switch (cmd.kind) {
     case 'copy':
       return runCopy(ctx, cmd);
@@ -110,6 +112,12 @@ export function userCaseDefaultSql(user: string): string {
   return `SELECT split_part(s.setting, '=', 2) FROM pg_db_role_setting d JOIN pg_roles r ON r.oid = d.setrole, unnest(d.setconfig) AS s(setting)
 WHERE r.rolname = ${lit(user)} AND d.setdatabase IN (0, (SELECT oid FROM pg_database WHERE datname = current_database()))
   AND s.setting LIKE ${lit(`${CASE_SETTING}=%`)} ORDER BY d.setdatabase DESC LIMIT 1`;
+}
+
+/** The (text) columns a handled statement returns, known before it runs (for Describe), or null. */
+export function commandColumns(cmd: Command): string[] | null {
+  if (cmd.kind === 'showCaseSensitive') return ['enable_case_sensitive_identifier'];
+  return isExtra(cmd) ? extraColumns(cmd) : null;
 }
 
 async function checkColumn(ctx: CommandContext, tableText: string, column: string): Promise<void> {

@@ -123,22 +123,213 @@ export function setOwner(table: TableRef, owner: string): string {
   return `ALTER TABLE ${ref(table)} OWNER TO ${quoteIdent(owner)}`;
 }
 
+/** Who a grant is to: Redshift's identity types (r_SVV_RELATION_PRIVILEGES.html). */
+export type GranteeType = 'user' | 'group' | 'role' | 'public';
+
+/** Redshift's table privileges, in the order GRANT statements list them (r_GRANT.html). */
+export const TABLE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'DROP', 'REFERENCES'] as const;
+
 export interface Grant {
+  /** The user, group or role name; 'PUBLIC' for PUBLIC. */
   grantee: string;
-  isGroup: boolean;
+  type: GranteeType;
+  /** Redshift privilege names (TABLE_PRIVILEGES order). */
   privileges: string[];
+  /** A column grant: the privileges (SELECT, UPDATE) hold on these columns only. */
+  columns?: string[];
+  /** WITH GRANT OPTION (users only). */
+  grantOption?: boolean;
 }
 
+export function granteeSql(g: Pick<Grant, 'grantee' | 'type'>): string {
+  switch (g.type) {
+    case 'public':
+      return 'PUBLIC';
+    case 'group':
+      return `GROUP ${quoteIdent(g.grantee)}`;
+    case 'role':
+      return `ROLE ${quoteIdent(g.grantee)}`;
+    case 'user':
+      return quoteIdent(g.grantee);
+  }
+}
+
+/** `GRANT SELECT, INSERT ON t TO "u"`, `... TO GROUP "g"`, `... TO ROLE "r"`, `GRANT SELECT ("a", "b") ON t TO ...`. */
 export function grant(table: TableRef, g: Grant): string {
-  const who = g.grantee === 'PUBLIC' ? 'PUBLIC' : g.isGroup ? `GROUP ${quoteIdent(g.grantee)}` : quoteIdent(g.grantee);
-  return `GRANT ${g.privileges.join(', ')} ON ${ref(table)} TO ${who}`;
+  if (g.privileges.length === 0) throw new Error(`grant to ${g.grantee}: no privileges`);
+  const cols = g.columns?.length ? ` (${quoteIdents(g.columns)})` : '';
+  const privileges = g.privileges.map((p) => `${p}${cols}`).join(', ');
+  if (g.grantOption && g.type !== 'user') throw new Error(`WITH GRANT OPTION can only be granted to a user, not to ${g.type} ${g.grantee}`);
+  return `GRANT ${privileges} ON ${ref(table)} TO ${granteeSql(g)}${g.grantOption ? ' WITH GRANT OPTION' : ''}`;
 }
 
-/** The owner and ACL of a table, to carry them over a swap (aclitem text form). */
+/** The owner and ACL of a table, to carry them over a swap (aclitem text form, Redshift's letters). */
 export function tableOwnerAndAcl(): string {
   return `SELECT pg_get_userbyid(c.relowner) AS owner, array_to_string(c.relacl, chr(10)) AS acl
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r'`;
+}
+
+/** Privileges explicitly granted on a relation, to users, groups, roles and PUBLIC ($1 schema, $2 relation). */
+export function relationPrivileges(): string {
+  return `SELECT TRIM(privilege_type) AS privilege_type, TRIM(identity_name) AS identity_name, TRIM(identity_type) AS identity_type, admin_option
+FROM svv_relation_privileges WHERE namespace_name = $1 AND relation_name = $2`;
+}
+
+/** Column privileges explicitly granted on a relation's columns ($1 schema, $2 relation). */
+export function columnPrivileges(): string {
+  return `SELECT TRIM(column_name) AS column_name, TRIM(privilege_type) AS privilege_type, TRIM(identity_name) AS identity_name, TRIM(identity_type) AS identity_type
+FROM svv_column_privileges WHERE namespace_name = $1 AND relation_name = $2`;
+}
+
+export interface RelationPrivilegeRow {
+  privilege_type: string;
+  identity_name: string;
+  identity_type: string;
+  admin_option: boolean | null;
+}
+
+export interface ColumnPrivilegeRow {
+  column_name: string;
+  privilege_type: string;
+  identity_name: string;
+  identity_type: string;
+}
+
+const privilegeOrder = (p: string) => {
+  const i = (TABLE_PRIVILEGES as readonly string[]).indexOf(p);
+  return i < 0 ? TABLE_PRIVILEGES.length : i;
+};
+
+function granteeOf(name: string, type: string): { grantee: string; type: GranteeType } {
+  const t = type.toLowerCase();
+  if (t === 'public') return { grantee: 'PUBLIC', type: 'public' };
+  if (t !== 'user' && t !== 'group' && t !== 'role') throw new Error(`unknown identity type ${JSON.stringify(type)} for ${JSON.stringify(name)}`);
+  return { grantee: name, type: t };
+}
+
+/**
+ * svv_relation_privileges and svv_column_privileges rows -> GRANT specs: one per grantee (and
+ * grant option) for the table, one per grantee and column set for column grants. Grants to
+ * the owner are left out (the owner holds every privilege anyway).
+ */
+export function grantsFromPrivileges(rel: readonly RelationPrivilegeRow[], cols: readonly ColumnPrivilegeRow[], owner: string): Grant[] {
+  const out: Grant[] = [];
+  const tableGrants = new Map<string, Grant>();
+  for (const r of rel) {
+    const who = granteeOf(r.identity_name, r.identity_type);
+    if (who.type === 'user' && who.grantee === owner) continue;
+    const grantOption = who.type === 'user' && r.admin_option === true;
+    const key = `${who.type}\0${who.grantee}\0${grantOption}`;
+    let g = tableGrants.get(key);
+    if (!g) {
+      g = { ...who, privileges: [], ...(grantOption ? { grantOption: true } : {}) };
+      tableGrants.set(key, g);
+      out.push(g);
+    }
+    const p = r.privilege_type.toUpperCase();
+    if (!g.privileges.includes(p)) g.privileges.push(p);
+  }
+  // Column grants: the columns each grantee holds each privilege on, then grantees' privileges with the same columns together.
+  const byGranteePriv = new Map<string, { who: { grantee: string; type: GranteeType }; priv: string; columns: string[] }>();
+  for (const c of cols) {
+    const who = granteeOf(c.identity_name, c.identity_type);
+    if (who.type === 'user' && who.grantee === owner) continue;
+    const priv = c.privilege_type.toUpperCase();
+    const key = `${who.type}\0${who.grantee}\0${priv}`;
+    const e = byGranteePriv.get(key) ?? { who, priv, columns: [] };
+    if (!e.columns.includes(c.column_name)) e.columns.push(c.column_name);
+    byGranteePriv.set(key, e);
+  }
+  const colGrants = new Map<string, Grant>();
+  for (const e of byGranteePriv.values()) {
+    e.columns.sort();
+    const key = `${e.who.type}\0${e.who.grantee}\0${e.columns.join('\0')}`;
+    let g = colGrants.get(key);
+    if (!g) {
+      g = { ...e.who, privileges: [], columns: e.columns };
+      colGrants.set(key, g);
+    }
+    g.privileges.push(e.priv);
+  }
+  for (const g of out) g.privileges.sort((a, b) => privilegeOrder(a) - privilegeOrder(b));
+  const sortedCols = [...colGrants.values()].sort((a, b) => `${a.type} ${a.grantee} ${a.columns!.join(',')}`.localeCompare(`${b.type} ${b.grantee} ${b.columns!.join(',')}`));
+  for (const g of sortedCols) g.privileges.sort((a, b) => privilegeOrder(a) - privilegeOrder(b));
+  return [...out.sort((a, b) => `${a.type} ${a.grantee}`.localeCompare(`${b.type} ${b.grantee}`)), ...sortedCols];
+}
+
+/**
+ * Redshift's relacl letters (r_PG_DEFAULT_ACL.html lists r a w d x; D is DROP): the privileges
+ * Redshift can GRANT on a table. R and t are PostgreSQL 8's RULE and TRIGGER, which Redshift's
+ * ACLs still show (AWS's amazon-redshift-utils reads `arwdRxt` as ALL) but which are not
+ * Redshift privileges and have no GRANT: they are skipped, as are letters unknown here.
+ */
+export const ACL_LETTERS: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', D: 'DROP', x: 'REFERENCES' };
+
+/** Reads a possibly double-quoted name at `i`; returns it and where it ends. */
+function aclName(s: string, i: number): { name: string; end: number } {
+  if (s[i] !== '"') {
+    let j = i;
+    while (j < s.length && s[j] !== '=' && s[j] !== '/') j++;
+    return { name: s.slice(i, j), end: j };
+  }
+  let out = '';
+  let j = i + 1;
+  for (;;) {
+    if (j >= s.length) throw new Error(`unterminated quoted name in ACL item ${JSON.stringify(s)}`);
+    if (s[j] === '"') {
+      if (s[j + 1] === '"') {
+        out += '"';
+        j += 2;
+        continue;
+      }
+      return { name: out, end: j + 1 };
+    }
+    out += s[j++];
+  }
+}
+
+/**
+ * Parses Redshift ACL items (one a line): `user=arwdRxtD/owner`, `"group readers=r/owner"`
+ * (with or without the array's quotes), `=r/owner` for PUBLIC, `*` after a letter for WITH
+ * GRANT OPTION. Used where svv_relation_privileges is not available; role and column grants
+ * are not in relacl, so this fallback cannot carry them.
+ */
+export function parseAcl(acl: string | null, owner: string): Grant[] {
+  if (!acl) return [];
+  const out: Grant[] = [];
+  for (let item of acl.split('\n').map((x) => x.trim()).filter(Boolean)) {
+    if (item.startsWith('"group ') && item.endsWith('"')) item = item.slice(1, -1).replace(/\\"/g, '"');
+    let type: GranteeType = 'user';
+    let i = 0;
+    if (item.startsWith('group ')) {
+      type = 'group';
+      i = 6;
+    }
+    let grantee = '';
+    if (item[i] !== '=') {
+      const n = aclName(item, i);
+      grantee = n.name;
+      i = n.end;
+    } else if (type === 'user') type = 'public';
+    if (item[i] !== '=') throw new Error(`not an ACL item: ${JSON.stringify(item)}`);
+    const slash = item.indexOf('/', i);
+    const letters = item.slice(i + 1, slash < 0 ? undefined : slash);
+    if (type === 'user' && grantee === owner) continue;
+    const plain: string[] = [];
+    const withOption: string[] = [];
+    for (let k = 0; k < letters.length; k++) {
+      const p = ACL_LETTERS[letters[k]!];
+      const starred = letters[k + 1] === '*';
+      if (starred) k++;
+      if (!p) continue;
+      (starred && type === 'user' ? withOption : plain).push(p);
+    }
+    const who = type === 'public' ? { grantee: 'PUBLIC', type } : { grantee, type };
+    if (plain.length) out.push({ ...who, privileges: plain.sort((a, b) => privilegeOrder(a) - privilegeOrder(b)) });
+    if (withOption.length) out.push({ ...who, privileges: withOption.sort((a, b) => privilegeOrder(a) - privilegeOrder(b)), grantOption: true });
+  }
+  return out;
 }
 
 /** Columns of a target table, in order. */
@@ -159,22 +350,4 @@ export function recentLoadErrors(): string {
   return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
        TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
 FROM stl_load_errors WHERE TRIM(filename) LIKE $1 ORDER BY starttime DESC LIMIT 10`;
-}
-
-/** Parses `user=arwdDxt/owner` aclitems (and `group g=r/owner`) into GRANT specs. */
-export function parseAcl(acl: string | null, owner: string): Grant[] {
-  if (!acl) return [];
-  const map: Record<string, string> = { r: 'SELECT', a: 'INSERT', w: 'UPDATE', d: 'DELETE', D: 'TRUNCATE', x: 'REFERENCES', t: 'TRIGGER', R: 'RULE' };
-  const out: Grant[] = [];
-  for (const raw of acl.split('\n').map((s) => s.trim()).filter(Boolean)) {
-    const m = raw.match(/^(group )?(.*)=([a-zA-Z*]*)\/.*$/);
-    if (!m) continue;
-    let grantee = m[2]!;
-    if (grantee.startsWith('"') && grantee.endsWith('"')) grantee = grantee.slice(1, -1).replace(/""/g, '"');
-    if (grantee === owner) continue;
-    const privileges = [...m[3]!.replace(/\*/g, '')].map((ch) => map[ch]).filter((p): p is string => !!p);
-    if (privileges.length === 0) continue;
-    out.push({ grantee: grantee === '' ? 'PUBLIC' : grantee, isGroup: !!m[1], privileges });
-  }
-  return out;
 }

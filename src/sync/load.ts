@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import * as sql from '../redshift/sql.js';
+import { readGrants } from '../redshift/privileges.js';
 import type { TableRef, CopyAuth } from '../redshift/sql.js';
 import type { Compression } from './compress.js';
 import type { TablePlan } from './plan.js';
@@ -185,7 +186,7 @@ export async function swapStatements(rs: pg.ClientBase, plan: TablePlan): Promis
   const old = oldRef(target);
   const r = await rs.query<{ owner: string; acl: string | null }>(sql.tableOwnerAndAcl(), [target.schema, target.name]);
   const owner = r.rows[0]?.owner;
-  const grants = owner ? sql.parseAcl(r.rows[0]!.acl, owner) : [];
+  const grants = owner ? (await readGrants(rs, target, owner, r.rows[0]!.acl)).grants : [];
   const statements = [
     'BEGIN',
     sql.lockTable(target),

@@ -7,6 +7,8 @@ import {
   copyJsonSql,
   copyTableBatch,
   copyUnloadedSql,
+  inputLineOf,
+  partIndexOf,
   createTableSql,
   createUserBatch,
   createViewSql,
@@ -56,9 +58,11 @@ const events: TableDef = {
   primaryKey: ['id'],
   owner: 'etl',
   grants: [
-    { grantee: 'readers', isGroup: true, privileges: ['SELECT'] },
-    { grantee: 'Ann', isGroup: false, privileges: ['SELECT', 'INSERT'] },
-    { grantee: 'PUBLIC', isGroup: false, privileges: ['SELECT'] },
+    { grantee: 'readers', type: 'group', privileges: ['SELECT'] },
+    { grantee: 'Ann', type: 'user', privileges: ['SELECT', 'INSERT'] },
+    { grantee: 'analyst', type: 'role', privileges: ['SELECT', 'DROP'] },
+    { grantee: 'Ann', type: 'user', privileges: ['SELECT'], columns: ['id', 'kind'] },
+    { grantee: 'PUBLIC', type: 'public', privileges: ['SELECT'] },
   ],
 };
 
@@ -107,7 +111,7 @@ describe('deep copy', () => {
   });
   it('outgoing names stay within 127 bytes; ANALYZE COMPRESSION rows become encodings', () => {
     expect(Buffer.byteLength(outgoingName('é'.repeat(63)))).toBeLessThanOrEqual(127);
-    expect(encodingsFromAnalyzeCompression([{ Table: 't', Column: 'a', Encoding: 'zstd', Est_reduction_pct: '60' }, { table: 't', column: 'b', encoding: 'none' }])).toEqual({ a: 'zstd', b: 'raw' });
+    expect(encodingsFromAnalyzeCompression([{ Table: 't', Column: 'a', Encoding: 'zstd', Est_reduction_pct: '60' }, { table: 't', column: 'b', encoding: 'none' }, { Table: 't', Column: 'c', Encoding: 'N/A', Est_reduction_pct: '0.00' }])).toEqual({ a: 'zstd', b: 'raw' });
   });
 });
 
@@ -119,7 +123,7 @@ describe('users', () => {
     expect(formatBatch(createUserBatch('nologin', { password: false }))).toBe('CREATE USER "nologin" PASSWORD DISABLE;\n');
     expect(() => createUserBatch('x', { password: 'short' })).toThrow(/8 to 64/);
   });
-  it('alter-user: options, parameters, groups, rename last', () => {
+  it('alter-user: rename first (it clears the password), then options, parameters, groups on the new name', () => {
     expect(
       formatBatch(alterUserBatch('ann', { password: 'NewPassw0rd', validUntil: 'infinity', createdb: false, set: { wlm_query_slot_count: 2, statement_timeout: null }, addGroups: ['readers'], removeGroups: ['etl'], renameTo: 'anna' })),
     ).toMatchSnapshot();
@@ -161,6 +165,14 @@ describe('S3 statements', () => {
   });
   it('copy back what unload wrote', () => {
     expect(copyUnloadedSql({ schema: 'a', name: 't2' }, { to: 's3://b/out/t_', auth: role, columns: ['id', 'name'] })).toMatchSnapshot();
+    expect(copyUnloadedSql({ schema: 'a', name: 't2' }, { to: 's3://b/out/t_', auth: role, format: 'json' })).toMatchSnapshot();
+  });
+  it('copy-json maps a part file line back to the input line (round-robin, blank lines skipped)', () => {
+    // 3 slices; input lines 1..9 with line 3 and 6 blank: records r0..r6 are input lines 1,2,4,5,7,8,9.
+    const blank = [3, 6];
+    expect([inputLineOf(0, 1, 3, blank), inputLineOf(1, 1, 3, blank), inputLineOf(2, 1, 3, blank), inputLineOf(0, 2, 3, blank), inputLineOf(2, 2, 3, blank), inputLineOf(0, 3, 3, blank)]).toEqual([1, 2, 4, 5, 8, 9]);
+    expect(partIndexOf('s3://b/p/part-00003.json.gz')).toBe(2);
+    expect(partIndexOf('s3://b/p/other.gz')).toBeNull();
   });
   it('copy-json: jsonpaths and COPY', () => {
     expect(jsonPaths(['id', "it's", 'Name'])).toEqual({ jsonpaths: ["$['id']", "$['it\\'s']", "$['Name']"] });

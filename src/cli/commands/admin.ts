@@ -201,7 +201,7 @@ export function registerAdmin(program: Command): void {
     .option('--reset <param>', 'reset a session parameter (repeatable)', collectRaw)
     .option('--add-group <groups>', 'ALTER GROUP ... ADD USER (comma-separated, repeatable)', collect)
     .option('--remove-group <groups>', 'ALTER GROUP ... DROP USER (comma-separated, repeatable)', collect)
-    .option('--rename-to <name>', 'RENAME TO (last; Redshift clears an MD5 password on rename: set a new one too)')
+    .option('--rename-to <name>', 'RENAME TO (first; Redshift clears the password on a rename: give --password too, it is set on the new name)')
     .action(
       action(
         async (rs, _ctx, name: string, o: ExecOpts & { password?: string; randomPassword?: number | boolean; disablePassword?: boolean; validUntil?: string; createdb?: boolean; createuser?: boolean; connectionLimit?: number; set?: string[]; reset?: string[]; addGroup?: string[]; removeGroup?: string[]; renameTo?: string }, cmd: Command) => {
