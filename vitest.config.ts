@@ -3,6 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Snapshots are never written as a side effect of a test run, locally as in CI: a
+    // missing, changed or obsolete snapshot fails. Update them on purpose with -u.
+    update: 'none',
+    reporters: ['default', './test/slowest-reporter.ts'],
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
     maxWorkers: 2,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlanError, batchKeysFromRows, batchKeysSql, durableWatermark, fileCount, planBatch, planFile, planTable, rowsPerFile, tupleToWatermark, watermarkFromRow } from '../src/sync/plan.js';
+import { PlanError, batchKeysFromRows, batchKeysSql, capQuery, declareBatchKeysSql, durableWatermark, fileCount, planBatch, planFile, planTable, rowsPerFile, seenSettings, tupleToWatermark, watermarkFromRow } from '../src/sync/plan.js';
 import type { SourceColumn, TableRow } from '../src/sync/types.js';
 
 const cols: SourceColumn[] = [
@@ -60,44 +60,74 @@ describe('planTable', () => {
   });
 });
 
-describe('planBatch', () => {
+describe("a batch's keyset (the key cursor and each file's COPY)", () => {
+  const from0 = { updatedKey: null, primaryKey: null };
   it('INSERT_ONLY from the start', () => {
-    const q = planBatch(planTable(row({}), cols, defaults, 'j'), { updatedKey: null, primaryKey: null });
-    expect(q.settings).toBe('[]');
-    expect(q.copySql).toMatchSnapshot();
-    expect(q.countSql).toBeNull();
+    const p = planTable(row({}), cols, defaults, 'j');
+    const q = planBatch(p, from0);
+    expect(q).toEqual({ settings: '[]', countSql: null, copySql: null });
+    expect(declareBatchKeysSql(p, from0)).toMatchSnapshot();
   });
 
   it('INSERT_ONLY with a composite text key resumes by row comparison', () => {
-    const q = planBatch(planTable(row({ primaryKey: 'Region,id' }), cols, defaults, 'j'), { updatedKey: null, primaryKey: ['eu', '10'] });
-    expect(q.settings).toBe('["eu","10"]');
-    expect(q.copySql).toContain(`WHERE ("Region", "id") > ((current_setting('redshift_loader.wm')::jsonb ->> 0)::text, (current_setting('redshift_loader.wm')::jsonb ->> 1)::bigint)`);
-    expect(q.copySql).toContain('ORDER BY "Region", "id"');
-    expect(q.copySql).toMatchSnapshot();
+    const p = planTable(row({ primaryKey: 'Region,id' }), cols, defaults, 'j');
+    const from = { updatedKey: null, primaryKey: ['eu', '10'] };
+    expect(planBatch(p, from).settings).toBe('["eu","10"]');
+    const cursor = declareBatchKeysSql(p, from);
+    expect(cursor).toContain(`WHERE ("Region", "id") > ((current_setting('redshift_loader.wm')::jsonb ->> 0)::text, (current_setting('redshift_loader.wm')::jsonb ->> 1)::bigint)`);
+    expect(cursor).toContain('ORDER BY "Region", "id"\nLIMIT 1000');
+    expect(cursor).toMatchSnapshot();
   });
 
   it('INSERT_AND_UPDATE orders by (updated_key, pk) and resumes after the tuple', () => {
     const p = planTable(row({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at' }), cols, defaults, 'j');
-    const q = planBatch(p, { updatedKey: '2024-01-01 00:00:00.123456+00', primaryKey: ['42'] });
-    expect(q.settings).toBe('["2024-01-01 00:00:00.123456+00","42"]');
-    expect(q.copySql).toContain('WHERE ("updated_at", "id") > (');
-    expect(q.copySql).toContain('ORDER BY "updated_at", "id"');
-    expect(q.copySql).toMatchSnapshot();
+    const from = { updatedKey: '2024-01-01 00:00:00.123456+00', primaryKey: ['42'] };
+    expect(planBatch(p, from).settings).toBe('["2024-01-01 00:00:00.123456+00","42"]');
+    const cursor = declareBatchKeysSql(p, from);
+    expect(cursor).toContain('WHERE ("updated_at", "id") > (');
+    expect(cursor).toContain('ORDER BY "updated_at", "id"');
+    expect(cursor).toMatchSnapshot();
     // After a capped or overlapped start only the timestamp is known: >= re-reads ties.
-    const q2 = planBatch(p, { updatedKey: '2024-01-01 00:00:00+00', primaryKey: null });
-    expect(q2.copySql).toContain(`WHERE "updated_at" >= (current_setting('redshift_loader.wm')::jsonb ->> 0)::timestamp with time zone`);
+    expect(declareBatchKeysSql(p, { updatedKey: '2024-01-01 00:00:00+00', primaryKey: null })).toContain(
+      `WHERE "updated_at" >= (current_setting('redshift_loader.wm')::jsonb ->> 0)::timestamp with time zone`,
+    );
+  });
+
+  it("with a record of the previous run, the cursor and every file skip the rows it had read", () => {
+    const p = { ...planTable(row({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at' }), cols, defaults, 'j'), seen: { xmin: '1000', from: { updatedKey: '2024-01-01 00:00:00+00', primaryKey: null }, upTo: ['2024-01-02 00:00:00+00', '9'] } };
+    const skip = `NOT ("updated_at" >= (current_setting('redshift_loader.seen')::jsonb ->> 2)::timestamp with time zone`;
+    expect(declareBatchKeysSql(p, { updatedKey: '2024-01-01 23:59:00+00', primaryKey: null })).toContain(skip);
+    const file = planFile(p, { updatedKey: '2024-01-01 23:59:00+00', primaryKey: null }, ['2024-01-03 00:00:00+00', '1']);
+    expect(file.copySql).toContain(skip);
+    expect(file.copySql).toMatchSnapshot();
+    expect(seenSettings(p, '1234')).toBe('["1000","1234","2024-01-01 00:00:00+00","2024-01-02 00:00:00+00","9"]');
+    expect(seenSettings({ ...p, seen: null }, null)).toBe('[]');
   });
 
   it('FULL_DATA_SYNC without a key reads the whole table in one stream', () => {
-    const q = planBatch(planTable(row({ copyMode: 'FULL_DATA_SYNC', primaryKey: null }), cols, defaults, 'j'), { updatedKey: null, primaryKey: null });
+    const q = planBatch(planTable(row({ copyMode: 'FULL_DATA_SYNC', primaryKey: null }), cols, defaults, 'j'), from0);
+    expect(q.countSql).toBe('SELECT count(*)::bigint AS n FROM "public"."orders"');
     expect(q.copySql).not.toContain('LIMIT');
     expect(q.copySql).toMatchSnapshot();
   });
 
   it('quotes reserved and mixed-case names', () => {
-    const q = planBatch(planTable(row({ sourceSchema: 'Sales "EU"', sourceName: 'order' }), cols, defaults, 'j'), { updatedKey: null, primaryKey: null });
+    const q = planBatch(planTable(row({ sourceSchema: 'Sales "EU"', sourceName: 'order', copyMode: 'FULL_DATA_SYNC', primaryKey: null }), cols, defaults, 'j'), from0);
     expect(q.copySql).toContain('FROM "Sales ""EU"""."order"');
     expect(q.copySql).toContain('"select"');
+  });
+
+  it('the late-commit cap is taken in the updated key\'s own time base', () => {
+    const tz = planTable(row({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at' }), cols, defaults, 'j');
+    expect(capQuery(tz, '2024-01-01 10:00:00+00', null, '2024-01-01 10:00:01+00')).toEqual({
+      text: 'SELECT c::text AS cap, $2::timestamp with time zone >= c AS reached FROM (SELECT $1::timestamptz AS c) x',
+      values: ['2024-01-01 10:00:00+00', '2024-01-01 10:00:01+00'],
+    });
+    const wall = planTable(row({ copyMode: 'INSERT_AND_UPDATE', updatedKey: 'updated_at' }), cols.map((c) => (c.name === 'updated_at' ? { ...c, type: 'timestamp without time zone' } : c)), defaults, 'j');
+    expect(capQuery(wall, '2024-01-01 10:00:00+00', 'America/New_York', '2024-01-01 05:00:01')).toEqual({
+      text: 'SELECT c::text AS cap, $2::timestamp without time zone >= c AS reached FROM (SELECT ($1::timestamptz AT TIME ZONE $3::text)::timestamp without time zone AS c) x',
+      values: ['2024-01-01 10:00:00+00', '2024-01-01 05:00:01', 'America/New_York'],
+    });
   });
 });
 

@@ -107,5 +107,5 @@ describe('worker with the real sync engine', () => {
     expect(runs.rows.find((r) => r.status === 'running')).toBeUndefined();
     const abandoned = await f.meta(`SELECT error FROM sync_runs WHERE error LIKE 'abandoned:%'`);
     expect(abandoned.rowCount).toBe(1);
-  });
+  }, 180_000); // three worker processes, one waiting out a killed one's 4 s claim TTL: bounded by the waits above
 });

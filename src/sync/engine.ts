@@ -470,7 +470,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
         lastAtOrAfterCap = c.rows[0]!.reached;
       }
     } else {
-      extracted = await extractToS3({ ...common, copySql: q.copySql, rowsPerFile: batchRowsPerFile(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES) });
+      extracted = await extractToS3({ ...common, copySql: q.copySql!, rowsPerFile: batchRowsPerFile(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES) });
     }
     await src.query('COMMIT');
   } catch (err) {

@@ -104,10 +104,10 @@ export function watermarkFromRow(table: TableRow, plan: TablePlan, jobName: stri
 export interface BatchQuery {
   /** JSON given to set_config(WM_SETTING) before the queries run. */
   settings: string;
-  /** Tables without a key: counts the rows (keyed tables use `batchKeysSql`). */
+  /** Tables without a key: counts the rows (keyed tables use the batch-keys cursor). */
   countSql: string | null;
-  /** The COPY (SELECT ...) TO STDOUT of the batch (one stream; keyed batches use `planFile`). */
-  copySql: string;
+  /** Tables without a key: the batch's one COPY (keyed tables copy per file: `planFile`). */
+  copySql: string | null;
 }
 
 /** Per-file bounds of a batch: rows after LO (a watermark) up to and including HI (a key tuple). */
@@ -383,17 +383,10 @@ function selectList(plan: TablePlan): string {
 }
 
 export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {
-  const src = qualify(plan.source.schema, plan.source.name);
   const pred = keysetPredicate(plan, from);
-  const conds = scanConditions(plan, from, WM_SETTING);
-  const where = conds.length ? `\nWHERE ${conds.join(' AND ')}` : '';
-  const keyed = plan.keysetColumns.length > 0;
-  const order = keyed ? `\nORDER BY ${quoteIdents(plan.keysetColumns)}` : '';
-  const limit = keyed ? `\nLIMIT ${plan.rowLimit}` : '';
-  const inner = `SELECT ${selectList(plan)}\nFROM ${src}${where}${order}${limit}`;
-  const copySql = copyToStdoutSql(inner);
-  const countSql = keyed ? null : `SELECT count(*)::bigint AS n FROM ${src}`;
-  return { settings: JSON.stringify(pred.values), countSql, copySql };
+  if (plan.keysetColumns.length > 0) return { settings: JSON.stringify(pred.values), countSql: null, copySql: null };
+  const src = qualify(plan.source.schema, plan.source.name);
+  return { settings: '[]', countSql: `SELECT count(*)::bigint AS n FROM ${src}`, copySql: copyToStdoutSql(`SELECT ${selectList(plan)}\nFROM ${src}`) };
 }
 
 /**

@@ -1,11 +1,16 @@
 import { Encoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFromManifest } from '../../src/redshift/sql.js';
+import { CSV_NULL } from '../../src/sync/encoding.js';
 import type { LoadErrorRow as LoadError } from '../../src/sync/load.js';
-import { auth, bucket, client, connect, errorOf, prefix, put, rows, sendCancel } from './helpers.js';
+import { auth, bucket, client, connect, errorOf, prefix, put, rows, sendCancel, waitFor } from './helpers.js';
 
-/** The options the loader sends (src/redshift/sql.ts): CSV, \N as NULL, gzip, manifest. */
-const LOADER_OPTS = `MANIFEST GZIP CSV QUOTE AS '"' DELIMITER AS ',' NULL AS '\\\\N' TIMEFORMAT 'auto' DATEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF`;
+/**
+ * A common dialect that is not the loader's: gzip CSV with Redshift's default NULL string
+ * \N (the loader sends ZSTD and its own sentinel: see the test of the loader's own COPY).
+ */
+const GZIP_CSV_OPTS = `MANIFEST GZIP CSV QUOTE AS '"' DELIMITER AS ',' NULL AS '\\\\N' TIMEFORMAT 'auto' DATEFORMAT 'auto' COMPUPDATE OFF STATUPDATE OFF`;
 
 async function manifest(pfx: string, files: Array<{ key: string; mandatory?: boolean }>): Promise<string> {
   const body = JSON.stringify({ entries: files.map((f) => ({ url: `s3://${bucket()}/${f.key}`, mandatory: f.mandatory ?? true })) });
@@ -29,13 +34,32 @@ describe('Redshift double: COPY from S3', () => {
     await close();
   });
 
-  it("loads the loader's gzip CSV manifest with \\N as NULL, and reports pg_last_copy_count()", async () => {
+  it('loads the statement the loader builds (copyFromManifest: ZSTD, FORCE_QUOTE CSV, the NULL sentinel), files written by Postgres COPY TO in the same dialect', async () => {
+    await c.query('CREATE TABLE loaderfmt (id int, note varchar(20), raw varchar(20), at timestamptz, n numeric(6,2))');
+    const p = prefix('loaderfmt');
+    // What `copyToStdoutSql` writes: every value quoted, NULL as the bare sentinel.
+    const csv = `"1","",__RL_NULL__,"2024-06-01 12:00:00.123456+05:30","1.50"\n"2","\\N","${CSV_NULL}","1970-01-01 00:00:00+00",__RL_NULL__\n`;
+    const key = `${p}part-00001.csv.zst`;
+    await put(key, Buffer.from(await new Encoder(1).encode(Buffer.from(csv))));
+    const m = await manifest(p, [{ key }]);
+    const copy = copyFromManifest({ table: { name: 'loaderfmt', temp: true }, columns: ['id', 'note', 'raw', 'at', 'n'], manifestUrl: m, auth: { iamRole: 'arn:aws:iam::123456789012:role/r' }, compression: { format: 'zstd', level: 1 } });
+    expect(copy).toContain(`MANIFEST ZSTD CSV QUOTE AS '"' DELIMITER AS ',' NULL AS '${CSV_NULL}'`);
+    await c.query(copy);
+    expect(await rows(c, 'SELECT pg_last_copy_count()')).toEqual([{ pg_last_copy_count: '2' }]);
+    expect(await rows(c, `SELECT id, note, raw, at::text AS at, n::text AS n FROM loaderfmt ORDER BY id`)).toEqual([
+      { id: 1, note: '', raw: null, at: '2024-06-01 06:30:00.123456+00', n: '1.50' },
+      // A quoted "\N" is text; a quoted sentinel reads as NULL (README: the one value that cannot travel).
+      { id: 2, note: '\\N', raw: null, at: '1970-01-01 00:00:00+00', n: null },
+    ]);
+  });
+
+  it('loads a gzip CSV manifest with \\N as NULL (a common dialect, not the loader\'s), and reports pg_last_copy_count()', async () => {
     await c.query('CREATE TABLE people (id int, name varchar(20), note varchar(20), born date, seen timestamp, score numeric(6,2), ok boolean)');
     const p = prefix('loader');
     await put(`${p}part-0000.csv.gz`, '1,"Ann",\\N,2001-02-03,2020-01-02 03:04:05.123456,12.5,t\n2,"Bob","",\\N,\\N,\\N,false\n', { gzip: true });
     await put(`${p}part-0001.csv.gz`, '3,"Cé","x",03/04/2005,2020-01-02T03:04:05Z,-1,1\n', { gzip: true });
     const m = await manifest(p, [{ key: `${p}part-0000.csv.gz` }, { key: `${p}part-0001.csv.gz` }]);
-    const r = await c.query(`COPY people (id, name, note, born, seen, score, ok) FROM '${m}' ${auth()} ${LOADER_OPTS} REGION 'us-east-1'`);
+    const r = await c.query(`COPY people (id, name, note, born, seen, score, ok) FROM '${m}' ${auth()} ${GZIP_CSV_OPTS} REGION 'us-east-1'`);
     expect(r.command).toBe('COPY');
     expect(await rows(c, 'SELECT pg_last_copy_count()')).toEqual([{ pg_last_copy_count: '3' }]);
     const got = await rows(c, `SELECT id, name, note, born::text, seen::text, score::text, ok FROM people ORDER BY id`);
@@ -56,7 +80,7 @@ describe('Redshift double: COPY from S3', () => {
     const body = Buffer.concat([await enc.encode(Buffer.from(text.slice(0, cut))), await enc.encode(Buffer.from(text.slice(cut)))]);
     await put(`${p}part-00001.csv.zst`, body);
     const m = await manifest(p, [{ key: `${p}part-00001.csv.zst` }]);
-    await c.query(`COPY zs (id, note) FROM '${m}' ${auth()} ${LOADER_OPTS.replace('GZIP', 'ZSTD')}`);
+    await c.query(`COPY zs (id, note) FROM '${m}' ${auth()} ${GZIP_CSV_OPTS.replace('GZIP', 'ZSTD')}`);
     expect(await rows(c, 'SELECT pg_last_copy_count()')).toEqual([{ pg_last_copy_count: '1000' }]);
     expect(await rows(c, `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids, max(id) AS top FROM zs`)).toEqual([{ n: 1000, ids: 1000, top: 1000 }]);
     expect((await errorOf(c, `COPY zs FROM '${m}' ${auth()} MANIFEST GZIP ZSTD CSV`)).message).toBe('conflicting or redundant options: COMPRESSION');
@@ -290,18 +314,25 @@ describe('Redshift double: COPY from S3', () => {
 
   it('a CancelRequest stops a COPY the double is running; nothing is loaded', async () => {
     await c.query('CREATE TABLE big (id int, s varchar(10))');
-    const body = Array.from({ length: 300_000 }, (_, i) => `${i},v${i % 1000}`).join('\n') + '\n';
+    const body = Array.from({ length: 1000 }, (_, i) => `${i},v${i % 1000}`).join('\n') + '\n';
     const key = await put(`${prefix('cancel')}big.csv`, body);
+    // Another session holds the table's lock, so the COPY is running (waiting) for as long
+    // as the test needs: the cancel is sent once it is seen waiting, not after a guess.
+    const blocker = await client(url);
     const victim = await client(url);
     try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK big');
       const running = errorOf(victim, `COPY big FROM '${key}' ${auth()} CSV`);
-      await new Promise((r) => setTimeout(r, 150));
+      await waitFor(async () => (await rows<{ n: number }>(c, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE 'COPY%big%'`))[0]!.n > 0);
       await sendCancel(url, victim);
       const e = await running;
       expect(e.code).toBe('57014');
-      expect(e.message).toMatch(/^Query \(\d+\) cancelled on user's request$/);
+      expect(e.message).toMatch(/cancelled on user's request$/);
+      await blocker.query('COMMIT');
       expect(await rows(victim, 'SELECT count(*)::int AS n FROM big')).toEqual([{ n: 0 }]);
     } finally {
+      await blocker.end();
       await victim.end();
     }
   });

@@ -90,3 +90,12 @@ export async function sendCancel(url: string, victim: pg.Client): Promise<void> 
     s.on('error', reject);
   });
 }
+
+/** Polls `ready` every 20 ms until it is true; fails after `timeoutMs` naming what it waited for. */
+export async function waitFor(ready: () => Promise<boolean>, what = 'the condition', timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

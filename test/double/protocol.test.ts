@@ -1,7 +1,7 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { client, connect, errorOf, rows, sendCancel } from './helpers.js';
+import { client, connect, errorOf, rows, sendCancel, waitFor } from './helpers.js';
 
 describe('Redshift double: wire protocol', () => {
   let url: string;
@@ -108,8 +108,16 @@ describe('Redshift double: wire protocol', () => {
   it('passes a CancelRequest through to the upstream backend', async () => {
     const victim = await client(url);
     try {
+      const [pid] = await rows<{ pid: number }>(victim, 'SELECT pg_backend_pid() AS pid');
       const running = errorOf(victim, 'SELECT pg_sleep(30)');
-      await new Promise((r) => setTimeout(r, 300));
+      // Cancel once the upstream backend is seen running it (a cancel that arrives before
+      // the query starts cancels nothing).
+      const watcher = await client(url);
+      try {
+        await waitFor(async () => (await rows<{ n: number }>(watcher, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1 AND state = 'active' AND query LIKE '%pg_sleep(30)%'`, [pid!.pid]))[0]!.n > 0, 'pg_sleep to start');
+      } finally {
+        await watcher.end();
+      }
       await sendCancel(url, victim);
       const started = Date.now();
       const e = await running;

@@ -7,17 +7,30 @@ import { ENV, addJob, captureLog, eventRow, fakeClock, recordingRunner, sleep, t
 
 const { cleanup, setup } = testScope();
 
+/** Polls until `ready` (every 50 ms, at most 20 s). */
+async function until(ready: () => Promise<boolean>, what: string): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!(await ready())) {
+    if (Date.now() > end) throw new Error(`waited 20 s for ${what}`);
+    await sleep(50);
+  }
+}
+
 describe('job claims', () => {
   it('exclude other workers while the heartbeat runs, even past the TTL, and release frees them', async () => {
     const m = await setup();
     const { jobId } = await addJob(m.pool, 'orders');
     const before = (await m.pool.query('SELECT "updated_at" FROM "jobs" WHERE "id" = $1', [jobId])).rows[0].updated_at as Date;
-    const a = new JobClaims(m.pool, { workerId: 'a', ttlSeconds: 1, heartbeatMs: 200 });
-    const b = new JobClaims(m.pool, { workerId: 'b', ttlSeconds: 1, heartbeatMs: 200 });
+    // A 2 s TTL renewed every 200 ms: ten heartbeats per TTL, so a busy machine's delays do
+    // not let the claim lapse. The test waits for the database clock to pass the first
+    // expiry (an observable event), not for a guessed time.
+    const a = new JobClaims(m.pool, { workerId: 'a', ttlSeconds: 2, heartbeatMs: 200 });
+    const b = new JobClaims(m.pool, { workerId: 'b', ttlSeconds: 2, heartbeatMs: 200 });
     const claim = await a.tryClaim(jobId);
     expect(claim).not.toBeNull();
     expect(await b.tryClaim(jobId)).toBeNull();
-    await sleep(1500);
+    const firstExpiry = (await m.pool.query('SELECT "claim_expires_at" AS t FROM "jobs" WHERE "id" = $1', [jobId])).rows[0].t as Date;
+    await until(async () => (await m.pool.query('SELECT now() > $1::timestamptz AS past', [firstExpiry])).rows[0].past as boolean, 'the first expiry to pass');
     expect(await b.tryClaim(jobId)).toBeNull();
     expect(claim!.lost).toBe(false);
     const row = (await m.pool.query('SELECT "claimed_by", "claim_token", "updated_at" FROM "jobs" WHERE "id" = $1', [jobId])).rows[0];
@@ -37,7 +50,7 @@ describe('job claims', () => {
     const { log, lines } = captureLog();
     const b = new JobClaims(m.pool, { workerId: 'b', ttlSeconds: 5, log });
     expect(await b.tryClaim(jobId)).toBeNull();
-    await sleep(900);
+    await until(async () => (await m.pool.query('SELECT "claim_expires_at" <= now() AS expired FROM "jobs" WHERE "id" = $1', [jobId])).rows[0].expired as boolean, 'the stale claim to expire');
     const claim = await b.tryClaim(jobId);
     expect(claim?.token).toBe(8);
     expect(lines.some((l) => l.msg === 'took over an expired job claim' && l.previousWorker === 'crashed-worker')).toBe(true);
