@@ -106,6 +106,30 @@ describe(`change detection against ${targetDescription}`, () => {
       }
     });
 
+    it('a timestamptz updated key on the same source: a late commit arrives (instants need no zone)', async () => {
+      await f.source(`CREATE TABLE events (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL DEFAULT now())`);
+      await f.source(`CREATE TRIGGER events_touch BEFORE UPDATE ON events FOR EACH ROW EXECUTE FUNCTION touch()`);
+      const w = await writer(f);
+      const long = await writer(f);
+      try {
+        await w.query(`INSERT INTO events (id, v) SELECT g, 'a' FROM generate_series(1, 10) g`);
+        await f.redshift(`CREATE TABLE ${f.target.schema}.events (id INTEGER NOT NULL, v VARCHAR(20), updated_at TIMESTAMPTZ NOT NULL)`);
+        await f.addTable({ source: 'events', mode: 'INSERT_AND_UPDATE', primaryKey: 'id', updatedKey: 'updated_at' });
+        expect((await f.sync({ table: 'events' })).ok).toBe(true);
+        await long.query('BEGIN');
+        await long.query(`UPDATE events SET v = 'late' WHERE id = 2`);
+        await w.query(`INSERT INTO events (id, v, updated_at) VALUES (11, 'ahead', now() + interval '90 seconds')`);
+        expect((await f.sync({ table: 'events' })).ok).toBe(true);
+        await long.query('COMMIT');
+        expect((await f.sync({ table: 'events' })).ok).toBe(true);
+        expect(await expectReplica(f, { name: 'events' }, { schema: f.target.schema })).toBe(11);
+        expect((await f.redshift(`SELECT v FROM ${f.target.schema}.events WHERE id = 2`)).rows[0].v).toBe('late');
+      } finally {
+        await long.end();
+        await w.end();
+      }
+    });
+
     it('a date updated key: changes later the same day arrive, unchanged rows are not read again', async () => {
       await f.source(`CREATE TABLE stock (sku int PRIMARY KEY, qty int NOT NULL, updated_on date NOT NULL DEFAULT current_date)`);
       await f.source(`CREATE FUNCTION touch_day() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_on := current_date; RETURN NEW; END $$`);
