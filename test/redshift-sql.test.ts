@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as sql from '../src/redshift/sql.js';
 import { readGrants } from '../src/redshift/privileges.js';
+import { Fence, showStep } from '../src/sync/fence.js';
 import { incrementalStatements, prepareSwapStatements } from '../src/sync/load.js';
 import { planTable } from '../src/sync/plan.js';
 import { CsvRecordCounter } from '../src/sync/csv-records.js';
@@ -15,14 +16,28 @@ describe('Redshift statements', () => {
   it('COPY with access keys (CREDENTIALS) and a region', () => {
     expect(sql.copyFromManifest({ table: target, columns: ['id'], manifestUrl: "s3://b/it's/manifest.json", auth: { accessKeyId: 'AKIA', secretAccessKey: 's/e', sessionToken: 'tok' }, compression: { format: 'gzip', level: 1 }, region: 'eu-west-1' })).toMatchSnapshot();
   });
-  it('merge statements for single and composite keys', () => {
-    expect(sql.deleteMatchingKeys(target, 'stg', ['id'])).toMatchSnapshot();
-    expect(sql.deleteMatchingKeys(target, 'stg', ['region', 'id'])).toMatchSnapshot();
-    expect(sql.insertAll(target, 'stg', ['id', 'updated_at'])).toMatchSnapshot();
+  const id = { name: 'id', text: false };
+  const region = { name: 'region', text: true };
+  it('merge statements: the IN fast path, composite and character keys (byte length too), and never older with an updated key', () => {
+    expect(sql.deleteMatchingKeys(target, 'stg', [id])).toMatchSnapshot();
+    expect(sql.deleteMatchingKeys(target, 'stg', [region, id])).toMatchSnapshot();
+    expect(sql.deleteMatchingKeys(target, 'stg', [region])).toBe(
+      'DELETE FROM "analytics"."Orders" USING "stg" s WHERE "analytics"."Orders"."region" = s."region" AND OCTET_LENGTH("analytics"."Orders"."region") = OCTET_LENGTH(s."region")',
+    );
+    expect(sql.deleteMatchingKeys(target, 'stg', [id], 'updated_at')).toBe(
+      'DELETE FROM "analytics"."Orders" USING "stg" s WHERE "analytics"."Orders"."id" = s."id" AND "analytics"."Orders"."updated_at" <= s."updated_at"',
+    );
+    expect(sql.insertStaged(target, 'stg', ['id', 'updated_at'], [id], null)).toMatchSnapshot();
+    expect(sql.insertStaged(target, 'stg', ['id', 'updated_at'], [id], 'updated_at')).toMatchSnapshot();
   });
-  it('the key check of a loaded batch: duplicates and NULLs, worst first', () => {
-    expect(sql.keyProblems({ name: 'stg', temp: true }, ['id'])).toMatchSnapshot();
-    expect(sql.keyProblems({ schema: 'analytics', name: 'Orders_rl_swap' }, ['region', 'id'])).toMatchSnapshot();
+  it('the key check of a loaded batch: duplicates and NULLs, worst first; character keys grouped with their byte length', () => {
+    expect(sql.keyProblems({ name: 'stg', temp: true }, [id])).toMatchSnapshot();
+    expect(sql.keyProblems({ schema: 'analytics', name: 'Orders_rl_swap_1' }, [region, id])).toMatchSnapshot();
+  });
+  it('the fence: the state table and the statements that take and check it', () => {
+    expect(sql.createStateTable('analytics')).toMatchSnapshot();
+    expect(sql.lockTables([sql.stateTableRef('analytics'), target])).toBe('LOCK "analytics"."redshift_loader_state", "analytics"."Orders"');
+    expect([sql.readFence('analytics'), sql.insertFence('analytics'), sql.updateFence('analytics')]).toMatchSnapshot();
   });
   it('a whole incremental batch, in order', () => {
     const plan = planTable(
@@ -32,8 +47,10 @@ describe('Redshift statements', () => {
       { rowLimit: 10, chunkSize: 5, destinationSchema: 'analytics' },
       'j',
     );
-    expect(incrementalStatements(plan, 'rl_stage_x', 's3://b/m.json', { iamRole: 'arn:r' }, { format: 'zstd', level: 1 })).toMatchSnapshot();
-    expect(prepareSwapStatements(plan)).toMatchSnapshot();
+    const fence = new Fence(plan.target, 42, 'w run 7');
+    const st = incrementalStatements(plan, 'rl_stage_x', 's3://b/m.json', { iamRole: 'arn:r' }, { format: 'zstd', level: 1 }, fence, 'job "j", table public.orders');
+    expect({ ...st, merge: st.merge.map(showStep) }).toMatchSnapshot();
+    expect(prepareSwapStatements(plan, '7')).toMatchSnapshot();
     expect(sql.lastCopyCount()).toMatchSnapshot();
   });
   it('swap helpers', () => {

@@ -311,7 +311,8 @@ describe(`sync engine against ${targetDescription}`, () => {
       const priv = await f.redshift(`SELECT has_table_privilege($1, $2, 'select') AS ok`, [reader, `${f.target.schema}.dim`]);
       expect(priv.rows[0].ok).toBe(true);
       const leftovers = await f.redshift(`SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [f.target.schema]);
-      expect(leftovers.rows.map((x) => x.tablename)).toEqual(['dim']);
+      // The target and the loader's state table (fencing tokens), nothing else.
+      expect(leftovers.rows.map((x) => x.tablename)).toEqual(['dim', 'redshift_loader_state']);
       expect(await f.s3Keys()).toEqual([]);
       await f.redshift(`DROP TABLE ${f.target.schema}.dim`);
       await f.redshift(`REVOKE ALL ON SCHEMA ${f.target.schema} FROM ${reader}`);
@@ -399,7 +400,7 @@ describe(`sync engine against ${targetDescription}`, () => {
       // The batch is checked before it is merged: every row loaded, keys unique and not NULL.
       expect(out).toContain('SELECT pg_last_copy_count(); -- must equal the rows extracted');
       expect(out).toContain(`GROUP BY "id"\n) d WHERE n > 1 OR "id" IS NULL`);
-      expect(out).toMatch(/BEGIN;\nLOCK "[^"]+"\."items";\nDELETE FROM/);
+      expect(out).toMatch(/BEGIN;\nLOCK "[^"]+"\."redshift_loader_state", "[^"]+"\."items";\nSELECT run_token, .* -- must return run_token <this run's claim token>, else the transaction is rolled back\nDELETE FROM/);
       expect(out).toMatch(/COPY \(SELECT "id", "name", "added"\nFROM "public"\."items"\nWHERE \("id"\) > /);
       expect(out).toContain('MANIFEST');
       // Nothing happened anywhere.

@@ -13,6 +13,12 @@ export interface Statement {
 
 export interface Batch {
   statements: Statement[];
+  /**
+   * Tables the batch writes. When one is a target that redshift-loader keeps in sync (it has
+   * a row in its schema's redshift_loader_state), `execute` takes the loader's lock first,
+   * so the batch and a sync's writes never interleave.
+   */
+  writes?: Array<{ schema: string; name: string }>;
 }
 
 /** Statements Redshift cannot run in a transaction block. */
@@ -29,14 +35,22 @@ type Item = string | Statement | Batch | readonly (string | Statement)[];
 
 export function batchOf(...items: Item[]): Batch {
   const statements: Statement[] = [];
+  const writes: NonNullable<Batch['writes']> = [];
   const add = (x: string | Statement) => statements.push(typeof x === 'string' ? stmt(x) : x);
   for (const item of items) {
     if (typeof item === 'string') add(item);
     else if (Array.isArray(item)) for (const x of item as readonly (string | Statement)[]) add(x);
-    else if ('statements' in (item as Batch)) statements.push(...(item as Batch).statements);
-    else add(item as Statement);
+    else if ('statements' in (item as Batch)) {
+      statements.push(...(item as Batch).statements);
+      writes.push(...((item as Batch).writes ?? []));
+    } else add(item as Statement);
   }
-  return { statements };
+  return writes.length > 0 ? { statements, writes } : { statements };
+}
+
+/** The batch, marked as writing these tables (see Batch.writes). */
+export function withWrites(tables: Array<{ schema: string; name: string }>, batch: Batch): Batch {
+  return { ...batch, writes: [...(batch.writes ?? []), ...tables] };
 }
 
 /** Masks passwords (PASSWORD '...') and AWS secrets in SQL text, for logs and errors. */

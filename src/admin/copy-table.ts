@@ -3,7 +3,7 @@ import { copyFromManifest } from '../redshift/sql.js';
 import { quoteIdents } from '../sql/quote.js';
 import type { Compression } from '../sync/compress.js';
 import { copyToStdoutSql } from '../sync/encoding.js';
-import { batchOf, type Batch } from './batch.js';
+import { batchOf, type Batch, withWrites } from './batch.js';
 import { relationSql, type Relation } from './names.js';
 
 /**
@@ -49,8 +49,11 @@ export interface CopyTableBatchOptions {
 
 /** The statement, then one COPY per manifest: one transaction. */
 export function copyTableBatch(o: CopyTableBatchOptions): Batch {
-  return batchOf(
-    o.statement?.trim() ? [o.statement.trim().replace(/;\s*$/, '')] : [],
-    o.manifestUrls.map((m) => copyFromManifest({ table: o.target, columns: o.columns, manifestUrl: m, auth: o.auth, compression: o.compression, region: o.region })),
+  return withWrites(
+    [o.target],
+    batchOf(
+      o.statement?.trim() ? [o.statement.trim().replace(/;\s*$/, '')] : [],
+      o.manifestUrls.map((m) => copyFromManifest({ table: o.target, columns: o.columns, manifestUrl: m, auth: o.auth, compression: o.compression, region: o.region })),
+    ),
   );
 }

@@ -1,5 +1,5 @@
 import { quoteIdent, quoteIdents } from '../sql/quote.js';
-import { batchOf, type Batch } from './batch.js';
+import { batchOf, withWrites, type Batch } from './batch.js';
 import { relationSql, type Relation } from './names.js';
 import { createTableSql, ownerAndGrantsSql, type DistStyle, type SortKeyType, type TableDef } from './reflect.js';
 
@@ -106,7 +106,7 @@ export function deepCopyBatch(def: TableDef, o: DeepCopyOptions = {}): Batch {
   const identity = def.columns.filter((c) => c.identity).map((c) => c.name);
   if (identity.length > 0) throw new DeepCopyError(`${def.schema}.${def.name} has IDENTITY column(s) ${identity.join(', ')}: a deep copy would renumber them; copy it by hand (CREATE TABLE ... LIKE, then COPY with EXPLICIT_IDS)`);
   const columns = def.columns.map((c) => c.name);
-  return batchOf(
+  return withWrites([table], batchOf(
     `LOCK ${relationSql(table)}`,
     `ALTER TABLE ${relationSql(table)} RENAME TO ${quoteIdent(old.name)}`,
     createTableSql(next),
@@ -114,7 +114,7 @@ export function deepCopyBatch(def: TableDef, o: DeepCopyOptions = {}): Batch {
     copyRowsSql(table, old, columns, o),
     `DROP TABLE ${relationSql(old)}${o.cascade ? ' CASCADE' : ''}`,
     `ANALYZE ${relationSql(table)}`,
-  );
+  ));
 }
 
 export function analyzeCompressionSql(rel: Relation): string {

@@ -12,10 +12,10 @@ import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3
 import { sourceColumns } from '../sync/catalog.js';
 import { compressionFromEnv, type Compression } from '../sync/compress.js';
 import { extractToS3 } from '../sync/extract.js';
-import { BatchError, batchOf, redactSql, type Batch, type ExecuteResult } from './batch.js';
+import { BatchError, batchOf, redactSql, withWrites, type Batch, type ExecuteResult } from './batch.js';
 import { listTables, tableExists } from './catalog.js';
 import { openRedshift, resolveRedshiftConnection, type ResolvedConnection } from './connection.js';
-import { loadErrorsForLastCopy } from '../redshift/sql.js';
+import { loadErrorsForLastCopy, lockTables, readFence, stateTableRef } from '../redshift/sql.js';
 import { CopyJsonError, copyJsonSql, inputLineOf, jsonPaths, partIndexOf, splitJsonLines } from './copy-json.js';
 import { chunkKeys, copyTableBatch, extractCopySql, manifestKey, type CopyTableSource } from './copy-table.js';
 import { analyzeCompressionSql, deepCopyBatch, encodingsFromAnalyzeCompression, validateDeepCopyOptions, type DeepCopyOptions } from './deep-copy.js';
@@ -172,10 +172,15 @@ export class Redshift {
     const inTx = batch.statements.map((s, i) => ({ s, i })).filter((x) => x.s.transactional);
     const outside = batch.statements.map((s, i) => ({ s, i })).filter((x) => !x.s.transactional);
     const rowCounts: Array<number | null> = batch.statements.map(() => null);
+    const loaderLocks = await this.syncedTargets(batch.writes ?? []);
     if (inTx.length > 0) {
       await c.query('BEGIN');
       let current = inTx[0]!;
       try {
+        for (const l of loaderLocks) {
+          log?.warn({ table: `${l.table.schema}.${l.table.name}`, owner: l.owner }, 'admin: this table is a redshift-loader target; taking the loader\'s lock so no sync writes it meanwhile');
+          await c.query(lockTables([stateTableRef(l.table.schema), l.table]));
+        }
         for (const x of inTx) {
           current = x;
           log?.debug({ sql: redactSql(x.s.sql) }, 'admin: running');
@@ -214,6 +219,23 @@ export class Redshift {
       ran.push(redactSql(x.s.sql));
     }
     return { inTransaction: inTx.length, outsideTransaction: ran, rowCounts };
+  }
+
+  /**
+   * The tables of `writes` that redshift-loader keeps in sync (a row in their schema's
+   * redshift_loader_state, see src/sync/fence.ts), with the run that last took them.
+   */
+  private async syncedTargets(writes: Array<{ schema: string; name: string }>): Promise<Array<{ table: { schema: string; name: string }; owner: string | null }>> {
+    const out: Array<{ table: { schema: string; name: string }; owner: string | null }> = [];
+    for (const t of writes) {
+      try {
+        const r = await this.query<{ owner: string | null }>(readFence(t.schema), [t.name]);
+        if (r.rows[0]) out.push({ table: t, owner: r.rows[0].owner });
+      } catch {
+        // No state table in that schema: not a synced target.
+      }
+    }
+    return out;
   }
 
   /** Returns the batch, and runs it when `execute` is set. */
@@ -313,12 +335,12 @@ export class Redshift {
       const manifestKeyName = `${prefix}/manifest.json`;
       const jsonPathsKey = `${prefix}/jsonpaths.json`;
       const files = split.files.filter((f) => f.rows > 0).map((f) => ({ ...f, key: `${prefix}/${f.path.split(/[\\/]/).pop()!}` }));
-      const batch = batchOf(
+      const batch = withWrites([rel], batchOf(
         o.before ?? [],
         files.length === 0
           ? []
           : [copyJsonSql({ table: rel, columns: exists ? undefined : split.keys, manifestUrl: s3Url(bucket, manifestKeyName), jsonPathsUrl: s3Url(bucket, jsonPathsKey), auth: this.auth(), region: undefined })],
-      );
+      ));
       const base = { rows: split.rows, files: files.length, jsonpaths: jp.jsonpaths, tableExisted: exists };
       if (!o.execute) return { batch, executed: null, ...base };
       try {

@@ -51,6 +51,13 @@ export const envSchema = z.object({
   WORKER_TICK_SECONDS: positiveInt(5),
   WORKER_CONCURRENCY: positiveInt(2),
   WORKER_LOCK_TTL_SECONDS: positiveInt(120),
+  /** Deadlines, so that a hung dependency becomes an error naming it (0 = no limit where allowed). */
+  CONNECT_TIMEOUT_SECONDS: positiveInt(30),
+  STATEMENT_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(3600),
+  IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(600),
+  S3_REQUEST_TIMEOUT_SECONDS: positiveInt(120),
+  S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
+  BATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -72,17 +72,56 @@ export function lockTable(target: TableRef): string {
 }
 
 /**
- * Deletes the target rows whose keys are in staging. A single-column key uses the IN form,
- * which Redshift plans well even when the key is not the dist key; composite keys join.
+ * A key column, and whether it holds character data. Redshift compares CHAR and VARCHAR
+ * values ignoring trailing blanks (r_Character_types.html: 'abc' = 'abc  '), so two
+ * source keys that differ only by trailing blanks would match each other; for character
+ * columns the byte length (OCTET_LENGTH, which counts the blanks) is part of every match.
  */
-export function deleteMatchingKeys(target: TableRef, staging: string, key: readonly string[]): string {
+export interface KeyColumn {
+  name: string;
+  text: boolean;
+}
+
+/** `a.k = b.k [AND OCTET_LENGTH(a.k) = OCTET_LENGTH(b.k)] AND ...` */
+export function keyMatch(a: string, b: string, key: readonly KeyColumn[]): string {
+  return key
+    .map((k) => {
+      const x = `${a}.${quoteIdent(k.name)}`;
+      const y = `${b}.${quoteIdent(k.name)}`;
+      return k.text ? `${x} = ${y} AND OCTET_LENGTH(${x}) = OCTET_LENGTH(${y})` : `${x} = ${y}`;
+    })
+    .join(' AND ');
+}
+
+/**
+ * Deletes the target rows whose keys are in staging. With an updated key, only rows that
+ * are not newer than the staged row of their key: a merge never replaces a row with an
+ * older version of it. A single non-character key without an updated key uses the IN
+ * form, which Redshift plans well even when the key is not the dist key.
+ */
+export function deleteMatchingKeys(target: TableRef, staging: string, key: readonly KeyColumn[], updatedKey: string | null = null): string {
   if (key.length === 0) throw new Error('deleteMatchingKeys needs a key');
-  if (key.length === 1) {
-    const k = quoteIdent(key[0]!);
+  if (key.length === 1 && !key[0]!.text && !updatedKey) {
+    const k = quoteIdent(key[0]!.name);
     return `DELETE FROM ${ref(target)} WHERE ${k} IN (SELECT ${k} FROM ${quoteIdent(staging)})`;
   }
-  const cond = key.map((k) => `${ref(target)}.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ');
-  return `DELETE FROM ${ref(target)} USING ${quoteIdent(staging)} s WHERE ${cond}`;
+  const t = ref(target);
+  const newer = updatedKey ? ` AND ${t}.${quoteIdent(updatedKey)} <= s.${quoteIdent(updatedKey)}` : '';
+  return `DELETE FROM ${t} USING ${quoteIdent(staging)} s WHERE ${keyMatch(t, 's', key)}${newer}`;
+}
+
+/**
+ * Inserts the staged rows. With an updated key, a staged row whose key still has a target
+ * row (one newer than it, which the delete kept) is not inserted.
+ */
+export function insertStaged(target: TableRef, staging: string, columns: readonly string[], key: readonly KeyColumn[], updatedKey: string | null): string {
+  const cols = quoteIdents(columns);
+  if (!updatedKey) return `INSERT INTO ${ref(target)} (${cols}) SELECT ${cols} FROM ${quoteIdent(staging)}`;
+  return [
+    `INSERT INTO ${ref(target)} (${cols})`,
+    `SELECT ${columns.map((c) => `s.${quoteIdent(c)}`).join(', ')} FROM ${quoteIdent(staging)} s`,
+    `WHERE NOT EXISTS (SELECT 1 FROM ${ref(target)} t WHERE ${keyMatch('t', 's', key)})`,
+  ].join('\n');
 }
 
 /**
@@ -90,13 +129,16 @@ export function deleteMatchingKeys(target: TableRef, staging: string, key: reado
  * table): at most 5, the most repeated first. The loader keeps one row per key, so a key
  * that is not unique at the source would lose rows silently; this makes it an error.
  */
-export function keyProblems(table: TableOrTemp, key: readonly string[]): string {
+export function keyProblems(table: TableOrTemp, key: readonly KeyColumn[]): string {
   if (key.length === 0) throw new Error('keyProblems needs a key');
-  const ks = quoteIdents(key);
-  const nulls = key.map((k) => `${quoteIdent(k)} IS NULL`).join(' OR ');
+  const ks = quoteIdents(key.map((k) => k.name));
+  // Character keys that differ only by trailing blanks are different keys (see KeyColumn).
+  const lengths = key.filter((k) => k.text).map((k) => `OCTET_LENGTH(${quoteIdent(k.name)})`);
+  const groupBy = [ks, ...lengths].join(', ');
+  const nulls = key.map((k) => `${quoteIdent(k.name)} IS NULL`).join(' OR ');
   return [
     `SELECT ${ks}, n FROM (`,
-    `  SELECT ${ks}, COUNT(*) AS n FROM ${tableSql(table)} GROUP BY ${ks}`,
+    `  SELECT ${ks}, COUNT(*) AS n FROM ${tableSql(table)} GROUP BY ${groupBy}`,
     `) d WHERE n > 1 OR ${nulls}`,
     `ORDER BY n DESC LIMIT 5`,
   ].join('\n');
@@ -350,4 +392,43 @@ export function recentLoadErrors(): string {
   return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
        TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
 FROM stl_load_errors WHERE TRIM(filename) LIKE $1 ORDER BY starttime DESC LIMIT 10`;
+}
+
+/**
+ * The loader's state table in a target schema: one row per target table with the fencing
+ * token of the run that owns it now (see src/sync/fence.ts). Tiny, so DISTSTYLE ALL.
+ */
+export const STATE_TABLE = 'redshift_loader_state';
+
+export const stateTableRef = (schema: string): TableRef => ({ schema, name: STATE_TABLE });
+
+export function createStateTable(schema: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ref(stateTableRef(schema))} (`,
+    `  target_table VARCHAR(127) NOT NULL,`,
+    `  run_token BIGINT NOT NULL,`,
+    `  owner VARCHAR(512),`,
+    `  taken_at TIMESTAMP`,
+    `) DISTSTYLE ALL`,
+  ].join('\n');
+}
+
+/** LOCK several tables in one statement, in the given order (AWS: lock every table first). */
+export function lockTables(tables: readonly TableRef[]): string {
+  return `LOCK ${tables.map(ref).join(', ')}`;
+}
+
+/** $1: the target table's name. */
+export function readFence(schema: string): string {
+  return `SELECT run_token, owner, CAST(taken_at AS VARCHAR(30)) AS taken_at FROM ${ref(stateTableRef(schema))} WHERE target_table = $1`;
+}
+
+/** $1 target table, $2 token, $3 owner. */
+export function insertFence(schema: string): string {
+  return `INSERT INTO ${ref(stateTableRef(schema))} (target_table, run_token, owner, taken_at) VALUES ($1, $2, $3, GETDATE())`;
+}
+
+/** $1 target table, $2 token, $3 owner. */
+export function updateFence(schema: string): string {
+  return `UPDATE ${ref(stateTableRef(schema))} SET run_token = $2, owner = $3, taken_at = GETDATE() WHERE target_table = $1`;
 }

@@ -4,7 +4,9 @@ import type pg from 'pg';
 import type { Logger } from '../log.js';
 
 /**
- * Job claims: row claims on `jobs` with a heartbeat and a TTL, timed by the database clock.
+ * Row claims with a heartbeat and a TTL, timed by the database clock: on `jobs` (the
+ * worker's schedule: which worker runs a job) and on `tables` (one writer per table,
+ * whoever runs it: the worker, the CLI, a repair).
  *
  * Why rows and not session advisory locks: they work through transaction-mode poolers
  * (PgBouncer, Supabase/Neon pooled URLs) where a session lock silently protects nothing;
@@ -21,8 +23,9 @@ import type { Logger } from '../log.js';
  * claim's signal, and every write the worker makes under a claim is guarded by both.
  */
 
-export function makeWorkerId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+/** `host:pid:random`, with a prefix saying what runs (`sync` for a CLI run). */
+export function makeWorkerId(prefix?: string): string {
+  return `${prefix ? `${prefix}@` : ''}${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 }
 
 export interface ClaimsOptions {
@@ -33,7 +36,32 @@ export interface ClaimsOptions {
   log?: Logger;
 }
 
+/** Which rows are claimed, and how a new fencing token is made. */
+interface ClaimKind {
+  table: 'jobs' | 'tables';
+  /** What the row is, in messages. */
+  what: string;
+  /** SQL for the new claim_token (jobs: the row's own counter; tables: a global sequence). */
+  nextToken: string;
+}
+
+const JOBS: ClaimKind = { table: 'jobs', what: 'job', nextToken: '"claim_token" + 1' };
+const TABLES: ClaimKind = { table: 'tables', what: 'table', nextToken: `nextval('table_claim_token_seq')` };
+
+/** Who holds a row's claim, when a claim was refused. */
+export interface ClaimHolder {
+  claimedBy: string;
+  claimedAt: Date | null;
+  expiresAt: Date | null;
+}
+
+/** The reason a claim's signal is aborted with: it was taken over, or could not be renewed. */
+export class ClaimLostError extends Error {
+  override name = 'ClaimLostError';
+}
+
 export interface Claim {
+  /** The claimed row's id (a job's or a table's). */
   readonly jobId: number;
   readonly workerId: string;
   readonly token: number;
@@ -46,13 +74,14 @@ export interface Claim {
   abandon(): void;
 }
 
-export class JobClaims {
+export class RowClaims {
   readonly workerId: string;
   private readonly held = new Set<ClaimHandle>();
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly opts: ClaimsOptions,
+    private readonly kind: ClaimKind,
   ) {
     this.workerId = opts.workerId;
   }
@@ -61,26 +90,36 @@ export class JobClaims {
     return this.opts.ttlSeconds;
   }
 
-  /** Claims the job if nobody holds an unexpired claim on it; null otherwise. */
-  async tryClaim(jobId: number): Promise<Claim | null> {
+  /** Claims the row if nobody holds an unexpired claim on it; null otherwise. */
+  async tryClaim(id: number): Promise<Claim | null> {
+    const r = await this.claimOrHolder(id);
+    return 'claim' in r ? r.claim : null;
+  }
+
+  /** Claims the row, or says who holds it (no row: a holder of `(row gone)`). */
+  async claimOrHolder(id: number): Promise<{ claim: Claim } | { holder: ClaimHolder }> {
+    const t = `"${this.kind.table}"`;
     const client = await this.pool.connect();
-    let row: { claim_token: number; previous: string | null; previous_expired: boolean } | undefined;
+    let row: { claim_token: number; previous: string | null } | undefined;
+    let holder: ClaimHolder | undefined;
     try {
       await client.query('BEGIN');
-      const cur = await client.query<{ claimed_by: string | null; expired: boolean }>(
-        `SELECT "claimed_by", ("claim_expires_at" IS NULL OR "claim_expires_at" <= now()) AS "expired"
-           FROM "jobs" WHERE "id" = $1 FOR UPDATE`,
-        [jobId],
+      const cur = await client.query<{ claimed_by: string | null; claimed_at: Date | null; claim_expires_at: Date | null; expired: boolean }>(
+        `SELECT "claimed_by", "claimed_at", "claim_expires_at", ("claim_expires_at" IS NULL OR "claim_expires_at" <= now()) AS "expired"
+           FROM ${t} WHERE "id" = $1 FOR UPDATE`,
+        [id],
       );
       const c = cur.rows[0];
       if (c && (c.claimed_by === null || c.expired)) {
-        const upd = await client.query<{ claim_token: number }>(
-          `UPDATE "jobs" SET "claimed_by" = $2, "claimed_at" = now(),
-                  "claim_expires_at" = now() + make_interval(secs => $3), "claim_token" = "claim_token" + 1
+        const upd = await client.query<{ claim_token: string | number }>(
+          `UPDATE ${t} SET "claimed_by" = $2, "claimed_at" = now(),
+                  "claim_expires_at" = now() + make_interval(secs => $3), "claim_token" = ${this.kind.nextToken}
             WHERE "id" = $1 RETURNING "claim_token"`,
-          [jobId, this.workerId, this.opts.ttlSeconds],
+          [id, this.workerId, this.opts.ttlSeconds],
         );
-        row = { claim_token: upd.rows[0]!.claim_token, previous: c.claimed_by, previous_expired: c.expired };
+        row = { claim_token: Number(upd.rows[0]!.claim_token), previous: c.claimed_by };
+      } else {
+        holder = c ? { claimedBy: c.claimed_by!, claimedAt: c.claimed_at, expiresAt: c.claim_expires_at } : { claimedBy: '(row gone)', claimedAt: null, expiresAt: null };
       }
       await client.query('COMMIT');
     } catch (err) {
@@ -89,13 +128,13 @@ export class JobClaims {
     } finally {
       client.release();
     }
-    if (!row) return null;
+    if (!row) return { holder: holder! };
     if (row.previous !== null && row.previous !== this.workerId) {
-      this.opts.log?.warn({ jobId, previousWorker: row.previous, worker: this.workerId }, 'took over an expired job claim');
+      this.opts.log?.warn({ [`${this.kind.what}Id`]: id, previousWorker: row.previous, worker: this.workerId }, `took over an expired ${this.kind.what} claim`);
     }
-    const handle = new ClaimHandle(this.pool, jobId, this.workerId, row.claim_token, this.opts, () => this.held.delete(handle));
+    const handle = new ClaimHandle(this.pool, this.kind, id, this.workerId, row.claim_token, this.opts, () => this.held.delete(handle));
     this.held.add(handle);
-    return handle;
+    return { claim: handle };
   }
 
   /** Claims currently held by this process. */
@@ -112,6 +151,20 @@ export class JobClaims {
   }
 }
 
+/** The worker's claims on jobs (its schedule). */
+export class JobClaims extends RowClaims {
+  constructor(pool: pg.Pool, opts: ClaimsOptions) {
+    super(pool, opts, JOBS);
+  }
+}
+
+/** Claims on tables rows: one writer per table, whoever runs the sync. */
+export class TableClaims extends RowClaims {
+  constructor(pool: pg.Pool, opts: ClaimsOptions) {
+    super(pool, opts, TABLES);
+  }
+}
+
 class ClaimHandle implements Claim {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -121,6 +174,7 @@ class ClaimHandle implements Claim {
 
   constructor(
     private readonly pool: pg.Pool,
+    private readonly kind: ClaimKind,
     readonly jobId: number,
     readonly workerId: string,
     readonly token: number,
@@ -144,8 +198,8 @@ class ClaimHandle implements Claim {
 
   private markLost(why: string): void {
     if (this.controller.signal.aborted) return;
-    this.opts.log?.warn({ jobId: this.jobId, worker: this.workerId, token: this.token }, `job claim lost: ${why}`);
-    this.controller.abort(new Error(`job claim lost: ${why}`));
+    this.opts.log?.warn({ [`${this.kind.what}Id`]: this.jobId, worker: this.workerId, token: this.token }, `${this.kind.what} claim lost: ${why}`);
+    this.controller.abort(new ClaimLostError(`${this.kind.what} claim lost: ${why}`));
     this.stopTimer();
   }
 
@@ -153,7 +207,7 @@ class ClaimHandle implements Claim {
     if (this.done) return;
     try {
       const r = await this.pool.query(
-        `UPDATE "jobs" SET "claim_expires_at" = now() + make_interval(secs => $4)
+        `UPDATE "${this.kind.table}" SET "claim_expires_at" = now() + make_interval(secs => $4)
           WHERE "id" = $1 AND "claimed_by" = $2 AND "claim_token" = $3`,
         [this.jobId, this.workerId, this.token, this.opts.ttlSeconds],
       );
@@ -167,7 +221,7 @@ class ClaimHandle implements Claim {
       const age = performance.now() - this.lastRenewed;
       const msg = err instanceof Error ? err.message : String(err);
       if (age >= this.opts.ttlSeconds * 1000 * 0.8) this.markLost(`heartbeat failing for ${Math.round(age / 1000)} s (${msg})`);
-      else this.opts.log?.warn({ jobId: this.jobId, err: msg }, 'job claim heartbeat failed; retrying');
+      else this.opts.log?.warn({ [`${this.kind.what}Id`]: this.jobId, err: msg }, `${this.kind.what} claim heartbeat failed; retrying`);
     }
   }
 
@@ -189,7 +243,7 @@ class ClaimHandle implements Claim {
     this.forget();
     await this.renewing?.catch(() => undefined);
     await this.pool.query(
-      `UPDATE "jobs" SET "claimed_by" = NULL, "claimed_at" = NULL, "claim_expires_at" = NULL
+      `UPDATE "${this.kind.table}" SET "claimed_by" = NULL, "claimed_at" = NULL, "claim_expires_at" = NULL
         WHERE "id" = $1 AND "claimed_by" = $2 AND "claim_token" = $3`,
       [this.jobId, this.workerId, this.token],
     );

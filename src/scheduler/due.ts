@@ -57,20 +57,19 @@ export function parseSchedule(event: ScheduleConfig): ParsedSchedule {
   return parsed;
 }
 
-const MINUTE = 60_000;
-
 export function isDue(event: ScheduleConfig, now: Date, state: ScheduleState): DueDecision {
   const s = parseSchedule(event);
   const t = now.getTime();
   if (state.retryAt !== null && t < state.retryAt.getTime()) return { due: false, reason: 'backing-off' };
   let reason: DueReason = 'never-succeeded';
   if (state.lastSucceededAt !== null) {
-    // With `at`, patterns have minute resolution: measure from the start of the minute the
-    // last run started in, so a daily `09:**` job that started at 09:00:04 yesterday is due
-    // at 09:00:00 today instead of drifting by a tick every day until it leaves the window.
+    // At most once per frequency and never early, `at` or not: measured from the start of
+    // the last successful run. (A minute-anchored measure let an `at` job run on every tick
+    // of a matching minute when frequency < 60 s, and any job up to 59 s early.) A daily job
+    // therefore starts up to one tick later each day; if that ever carries it past its
+    // window, it runs when the window opens the next day.
     const last = state.lastSucceededAt.getTime();
-    const anchor = s.at === null ? last : Math.floor(last / MINUTE) * MINUTE;
-    if (t - anchor < s.frequency * 1000) return { due: false, reason: 'too-soon' };
+    if (t - last < s.frequency * 1000) return { due: false, reason: 'too-soon' };
     reason = 'frequency-elapsed';
   }
   if (!matchesAt(s.at, now, s.timezone)) return { due: false, reason: 'outside-at-window' };

@@ -1,21 +1,24 @@
 import type { Env } from '../config/env.js';
-import { connect } from '../db/connect.js';
+import { connect, timeoutsFromEnv } from '../db/connect.js';
 import type { Logger } from '../log.js';
-import { syncJobRow } from '../sync/engine.js';
-import { closeAbandonedRuns, getJobById } from '../sync/metadata.js';
+import { syncJobRow, tableClaimsFor } from '../sync/engine.js';
+import { getJobById } from '../sync/metadata.js';
 import type { RunJob } from './worker.js';
 
-/** The worker's runner: one job = every enabled table of it, through the sync engine. */
+/**
+ * The worker's runner: one job = every enabled table of it, through the sync engine. Each
+ * table is claimed as the CLI claims it (one writer per table); a run still marked running
+ * for a table is closed by the next run that holds that table's claim.
+ */
 export function syncRunner(metadataUrl: string, env: Env, log: Logger, workerId?: string): RunJob {
+  let claims: ReturnType<typeof tableClaimsFor> | null = null;
   return async (job, signal) => {
-    const db = await connect(metadataUrl, 'redshift-loader worker');
+    claims ??= tableClaimsFor(metadataUrl, { env, log, workerId });
+    const db = await connect(metadataUrl, 'redshift-loader worker', timeoutsFromEnv(env));
     try {
       const row = await getJobById(db, job.id);
       if (!row.enabled) return { ok: true };
-      // This worker holds the job's claim, so any run still marked running died with its worker.
-      const abandoned = await closeAbandonedRuns(db, row.id);
-      if (abandoned > 0) log.warn({ job: row.name, abandoned }, 'closed sync_runs rows left running by a worker that died');
-      const r = await syncJobRow(db, row, {}, { env, log, signal, workerId });
+      const r = await syncJobRow(db, row, {}, { env, log, signal, workerId, claims: claims.claims });
       if (signal.aborted && r.tables.length === 0) return { ok: false, error: 'interrupted before any table ran' };
       const failed = r.tables.filter((t) => !t.ok);
       if (failed.length === 0) return { ok: true };

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
+import type { KeyColumn } from '../redshift/sql.js';
+import type { Fence } from '../sync/fence.js';
+import { keyColumns } from '../sync/load.js';
 import type { TablePlan } from '../sync/plan.js';
 import { readTargetColumns } from './drift.js';
 import { parseTargetType } from './types.js';
@@ -36,6 +39,10 @@ export interface DetectDeletesArgs {
   log: Logger;
   /** Keys per range (default 10000). */
   rangeSize?: number;
+  /** The run's ownership of the target (src/sync/fence.ts): each deleting transaction checks it. */
+  fence?: Fence;
+  /** For messages: job and table. */
+  where?: string;
 }
 
 export interface DetectDeletesResult {
@@ -105,12 +112,18 @@ export function missingAtSourceSql(table: string, key: readonly string[], types:
   return `SELECT t.i::int AS i FROM unnest(${arrays}) WITH ORDINALITY AS t(${names}, i) WHERE NOT EXISTS (SELECT 1 FROM ${table} s WHERE ${cond}) ORDER BY t.i`;
 }
 
-export function deleteKeysSql(table: string, key: readonly string[], count: number): string {
-  if (key.length === 1) {
-    return `DELETE FROM ${table} WHERE ${quoteIdent(key[0]!)} IN (${Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ')})`;
+/**
+ * Deletes the given keys. A character key column also matches on its byte length:
+ * Redshift's `=` ignores trailing blanks, so deleting `'a'` would delete `'a '` too.
+ */
+export function deleteKeysSql(table: string, key: readonly (string | KeyColumn)[], count: number): string {
+  const cols = key.map((k) => (typeof k === 'string' ? { name: k, text: false } : k));
+  if (cols.length === 1 && !cols[0]!.text) {
+    return `DELETE FROM ${table} WHERE ${quoteIdent(cols[0]!.name)} IN (${Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ')})`;
   }
+  const eq = (k: KeyColumn, p: string) => (k.text ? `${quoteIdent(k.name)} = ${p} AND OCTET_LENGTH(${quoteIdent(k.name)}) = OCTET_LENGTH(${p})` : `${quoteIdent(k.name)} = ${p}`);
   const tuples: string[] = [];
-  for (let r = 0; r < count; r++) tuples.push(`(${key.map((k, i) => `${quoteIdent(k)} = $${r * key.length + i + 1}`).join(' AND ')})`);
+  for (let r = 0; r < count; r++) tuples.push(`(${cols.map((k, i) => eq(k, `$${r * cols.length + i + 1}`)).join(' AND ')})`);
   return `DELETE FROM ${table} WHERE ${tuples.join(' OR ')}`;
 }
 
@@ -129,6 +142,7 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
     if (!c) throw new Error(`${where}: primary_key column "${k}" is not a source column`);
     return c.type;
   });
+  const keyCols = keyColumns(plan);
   const targetCols = await readTargetColumns(a.redshift, plan.target);
   if (targetCols.length === 0) throw new Error(`${where}: target ${plan.target.schema}.${plan.target.name} does not exist`);
   const tgtFamilies = key.map((k) => {
@@ -149,7 +163,13 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
   const reconcile = async (readKeys: () => Promise<string[][]>): Promise<{ keys: number; deleted: number }> => {
     await a.redshift.query('BEGIN');
     try {
-      await a.redshift.query(`LOCK ${tgt}`);
+      if (a.fence) {
+        await a.redshift.query(a.fence.lock(plan.target));
+        const check = a.fence.check(a.where ?? where);
+        if (typeof check !== 'string') check.check(await a.redshift.query(check.sql, check.params));
+      } else {
+        await a.redshift.query(`LOCK ${tgt}`);
+      }
       const keys = await readKeys();
       const missing: string[][] = [];
       for (let off = 0; off < keys.length; off += 5000) {
@@ -161,7 +181,7 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
       let deleted = 0;
       for (let off = 0; off < missing.length; off += CHUNK) {
         const part = missing.slice(off, off + CHUNK);
-        const r = await a.redshift.query(deleteKeysSql(tgt, key, part.length), part.flat());
+        const r = await a.redshift.query(deleteKeysSql(tgt, keyCols, part.length), part.flat());
         deleted += r.rowCount ?? 0;
       }
       await a.redshift.query('COMMIT');

@@ -4,6 +4,7 @@ import type { Env } from '../config/env.js';
 import { connect, connectRedshift } from '../db/connect.js';
 import { redactText } from '../log.js';
 import { keyProblems } from '../redshift/sql.js';
+import { Fence, showStep } from './fence.js';
 import { selectColumns } from '../setup/ddl.js';
 import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
 import { compressionFromEnv } from './compress.js';
@@ -125,16 +126,23 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
             out.push(`${q.countSql};`, `${q.copySql};`, `-- the stream is cut into files of about ${perFile} rows at record boundaries`);
           }
           out.push('COMMIT;', '-- on Redshift:');
+          // The run's fencing token is its table claim's; each writing transaction checks it.
+          const fence = new Fence(plan.target, Number.NaN, 'dry-run');
+          out.push(`-- at the start of the run: this run's claim token is written into ${plan.target.schema}.redshift_loader_state for the target (unless a newer run's is there)`);
           const manifest = `s3://${bucket}/${prefix}/${name}/run-<id>/batch-00001/manifest.json`;
           if (plan.mode === 'FULL_DATA_SYNC') {
-            out.push(...load.prepareSwapStatements(plan).map((s) => `${s};`), `${load.fullSyncBatchStatement(plan, manifest, auth, compression)};`, '-- after the last batch, one transaction renames the swap table in, carrying owner and grants');
+            out.push(
+              ...load.prepareSwapStatements(plan, '<run id>').map((s) => `${s};`),
+              `${load.fullSyncBatchStatement(plan, '<run id>', manifest, auth, compression)};`,
+              '-- after the last batch, one transaction locks the state table and the target, checks the fence, renames the swap table in, carrying owner and grants',
+            );
           } else {
-            const st = load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth, compression);
+            const st = load.incrementalStatements(plan, 'rl_stage_<random>', manifest, auth, compression, fence, where);
             out.push(
               ...st.stage.map((s) => `${s};`),
               `SELECT pg_last_copy_count(); -- must equal the rows extracted, else the batch stops`,
-              ...(t.allowDuplicateKeys ? [] : [`${keyProblems({ name: 'rl_stage_<random>', temp: true }, plan.primaryKey)}; -- must return nothing, else the batch stops naming the keys`]),
-              ...st.merge.map((s) => `${s};`),
+              ...(t.allowDuplicateKeys ? [] : [`${keyProblems({ name: 'rl_stage_<random>', temp: true }, load.keyColumns(plan))}; -- must return nothing, else the batch stops naming the keys`]),
+              ...st.merge.map(showStep),
               ...st.cleanup.map((s) => `${s};`),
             );
             if (t.deleteDetection) out.push('-- after the last batch: delete detection compares key sets in ranges and deletes target rows whose key is gone');

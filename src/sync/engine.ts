@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
-import { connect, connectRedshift, defaultTimeZone } from '../db/connect.js';
+import pg from 'pg';
+import { connect, connectRedshift, defaultTimeZone, destroyClient, timeoutsFromEnv } from '../db/connect.js';
+import { ClaimLostError, TableClaims, makeWorkerId } from '../scheduler/claims.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
 import { qualify } from '../sql/quote.js';
-import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
+import { abortUploads, createS3Client, deletePrefix, listKeys, manifestFor, putText, s3Url } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
@@ -15,6 +16,7 @@ import { compressionFromEnv } from './compress.js';
 import { BatchKeyScan, type KeyRange, type ScannedBatch } from './batch-scan.js';
 import { hasRowXmin, sourceRelation } from './catalog.js';
 import { FileQueue, extractFilesToS3, extractToS3, type ExtractFilesOptions, type ExtractResult, type FileExtract } from './extract.js';
+import { Fence, FenceError } from './fence.js';
 import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
 import * as meta from './metadata.js';
@@ -51,6 +53,15 @@ export interface SyncDeps {
   workerId?: string;
   /** Test hook: called inside the merge transaction, before COMMIT (awaited). */
   beforeCommit?: (info: { table: string; batch: number }) => void | Promise<void>;
+  /** Test hook: called when a batch's files and manifest are on S3, before anything is loaded (awaited). */
+  afterExtract?: (info: { table: string; batch: number }) => void | Promise<void>;
+  /** Test hook: called right before the transaction that writes the target (the merge, or the swap) begins (awaited). */
+  beforeWrite?: (info: { table: string; batch: number | null }) => void | Promise<void>;
+  /**
+   * Claims on tables rows: the worker passes its own (on its pool); `syncJob` makes one for
+   * a CLI run. Every table sync holds its row's claim while it runs.
+   */
+  claims?: TableClaims;
 }
 
 export interface TableResult {
@@ -76,8 +87,12 @@ export interface JobResult {
 
 export class SyncAbortedError extends Error {
   override name = 'SyncAbortedError';
-  constructor() {
-    super('sync aborted (worker shutting down) before the Redshift commit; the watermark was kept');
+  constructor(reason?: unknown) {
+    super(
+      reason instanceof ClaimLostError
+        ? `this run lost its claim (${reason.message}) and stopped before its next Redshift commit; the watermark was kept`
+        : 'sync aborted (worker shutting down) before the Redshift commit; the watermark was kept',
+    );
   }
 }
 
@@ -108,13 +123,39 @@ export function copyAuth(job: JobRow, env: Env): CopyAuth {
 
 /** Syncs every enabled table of a job once, batch after batch until caught up. */
 export async function syncJob(metadataUrl: string, jobName: string, opts: { tableGlob?: string }, deps: SyncDeps): Promise<JobResult> {
-  const db = await connect(metadataUrl, 'redshift-loader metadata');
+  const timeouts = timeoutsFromEnv(deps.env);
+  const db = await connect(metadataUrl, 'redshift-loader metadata', timeouts);
+  const own = deps.claims ? null : tableClaimsFor(metadataUrl, deps);
   try {
     const job = await meta.getJobByName(db, jobName);
-    return await syncJobRow(db, job, opts, deps);
+    return await syncJobRow(db, job, opts, { ...deps, claims: deps.claims ?? own!.claims });
   } finally {
+    await own?.close();
     await db.end().catch(() => undefined);
   }
+}
+
+/** Table claims on a small pool of their own (a CLI run; the worker uses its pool). */
+export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' | 'log' | 'workerId'>): { claims: TableClaims; close: () => Promise<void> } {
+  const t = timeoutsFromEnv(deps.env);
+  const pool = new pg.Pool({
+    connectionString: metadataUrl,
+    max: 2,
+    application_name: 'redshift-loader claims',
+    connectionTimeoutMillis: t.connectSeconds * 1000,
+    options: `-c statement_timeout=${t.statementSeconds * 1000}`,
+    // The worker keeps it for its lifetime; idle connections must not keep a process alive.
+    allowExitOnIdle: true,
+  });
+  pool.on('error', () => undefined);
+  const claims = new TableClaims(pool, { workerId: deps.workerId ?? makeWorkerId('sync'), ttlSeconds: deps.env.WORKER_LOCK_TTL_SECONDS, log: deps.log });
+  return {
+    claims,
+    close: async () => {
+      await claims.releaseAll().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
 }
 
 export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGlob?: string; tableIds?: number[] }, deps: SyncDeps): Promise<JobResult> {
@@ -125,9 +166,35 @@ export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGl
   if (tables.length === 0) deps.log.warn({ job: job.name, glob: opts.tableGlob ?? null }, 'no enabled tables to sync');
   for (const table of tables) {
     if (deps.signal?.aborted) break;
-    results.push(await syncTable(db, job, table, deps));
+    results.push(await claimAndSyncTable(db, job, table, deps));
   }
   return { job: job.name, ok: results.every((r) => r.ok), tables: results };
+}
+
+/**
+ * One writer per table: the sync runs only while it holds the table's claim (renewed by a
+ * heartbeat). When another run holds it, this one leaves the table alone and says who.
+ */
+async function claimAndSyncTable(db: pg.ClientBase, job: JobRow, table: TableRow, deps: SyncDeps): Promise<TableResult> {
+  const name = `${table.sourceSchema}.${table.sourceName}`;
+  const where = `job "${job.name}", table ${name}`;
+  if (!deps.claims) throw new Error('syncTable: no table claims (use syncJob or pass SyncDeps.claims)');
+  const got = await deps.claims.claimOrHolder(table.id);
+  if ('holder' in got) {
+    const h = got.holder;
+    const error =
+      `${where}: another run is syncing this table (${h.claimedBy}, since ${h.claimedAt?.toISOString() ?? '?'}; its claim lasts until ${h.expiresAt?.toISOString() ?? '?'} unless renewed), ` +
+      'so this run left it alone: wait for that run to finish, or stop it';
+    deps.log.warn({ job: job.name, table: name, holder: h.claimedBy }, 'table is being synced by another run; skipped');
+    return { table: name, ok: false, rows: 0, changed: 0, reread: 0, deleted: null, batches: 0, error };
+  }
+  const claim = got.claim;
+  const signal = deps.signal ? AbortSignal.any([deps.signal, claim.signal]) : claim.signal;
+  try {
+    return await syncTable(db, job, table, { ...deps, signal, workerId: deps.claims.workerId }, claim.token);
+  } finally {
+    await claim.release().catch((e) => deps.log.warn({ job: job.name, table: name, err: String(e) }, 'could not release the table claim; it expires'));
+  }
 }
 
 interface Connections {
@@ -137,8 +204,11 @@ interface Connections {
   snapshots: SnapshotSessions;
 }
 
-/** One table: never throws; failures are recorded in sync_runs and tables.last_error. */
-export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps): Promise<TableResult> {
+/**
+ * One table, while its claim (fencing token `token`) is held: never throws; failures are
+ * recorded in sync_runs and tables.last_error.
+ */
+async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps, token: number): Promise<TableResult> {
   let table = tableRow;
   const name = `${table.sourceSchema}.${table.sourceName}`;
   const log = deps.log.child({ job: job.name, table: name });
@@ -152,19 +222,24 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
   const progress = { rows: 0, changed: 0, reread: 0, bytes: 0, files: 0, batches: 0 };
   let deleted: number | null = null;
   let plan: TablePlan | null = null;
+  let fence: Fence | null = null;
   try {
-    // The run row comes first, so every attempt (even one that fails on configuration) has one.
+    // Holding the claim, every run of this table still marked running is dead (or lost its claim).
+    const abandoned = await meta.abandonRuns(db, table.id, deps.workerId ?? null);
+    if (abandoned > 0) log.warn({ abandoned }, 'closed sync_runs rows of this table left running by a run that died (marked abandoned)');
+    // The run row comes next, so every attempt (even one that fails on configuration) has one.
     runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: table.copyMode, before: meta.storedOf(table), workerId: deps.workerId });
     const { bucket: b, prefix } = jobS3(job, deps.env);
     bucket = b;
     const auth = copyAuth(job, deps.env);
     const sourceUrl = resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`);
     const destUrl = resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`);
-    conns.source = await connect(sourceUrl, 'redshift-loader extract').catch((e: Error) => {
+    const timeouts = timeoutsFromEnv(deps.env);
+    conns.source = await connect(sourceUrl, 'redshift-loader extract', timeouts).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to the source: ${e.message}`);
     });
-    conns.snapshots = new SnapshotSessions(sourceUrl, deps.env.EXTRACT_SESSIONS - 1);
-    conns.redshift = await connectRedshift(destUrl).catch((e: Error) => {
+    conns.snapshots = new SnapshotSessions(sourceUrl, deps.env.EXTRACT_SESSIONS - 1, timeouts);
+    conns.redshift = await connectRedshift(destUrl, timeouts).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
     const rel = await sourceRelation(conns.source, table.sourceSchema, table.sourceName);
@@ -193,7 +268,13 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     }
     await load.checkTarget(conns.redshift, plan, where);
     const stored = watermarkFromRow(table, plan, job.name);
-    s3RunPrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/run-${runId}-${randomBytes(3).toString('hex')}`;
+    // This run owns the target from here on, in Redshift too (fence.ts); then what crashed
+    // runs of this table left behind is removed: swap tables and staging files.
+    fence = new Fence(plan.target, token, `${deps.workerId ?? '?'} run ${runId}`);
+    await fence.take(conns.redshift, where);
+    const tablePrefix = `${prefix}/${table.sourceSchema}.${table.sourceName}/`;
+    s3RunPrefix = `${tablePrefix}run-${runId}-${randomBytes(3).toString('hex')}`;
+    await sweepLeftovers({ rs: conns.redshift, s3, bucket, tablePrefix, target: plan.target, log });
 
     // INSERT_AND_UPDATE: the time base of the updated key (for the late-commit cap), and what
     // the previous run had already read (rows this run need not read again).
@@ -224,12 +305,12 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     let durableStored = meta.storedOf(table);
     let rereadLeft: number | null = null;
     if (plan.mode === 'FULL_DATA_SYNC') {
-      for (const s of load.prepareSwapStatements(plan)) await conns.redshift.query(s);
+      for (const s of load.prepareSwapStatements(plan, runId)) await conns.redshift.query(s);
     }
     for (let batch = 1; ; batch++) {
-      if (deps.signal?.aborted) throw new SyncAbortedError();
+      if (deps.signal?.aborted) throw new SyncAbortedError(deps.signal.reason);
       const r = await runBatch({
-        deps, log, conns: conns as Connections, plan, from, batch, s3, bucket, runPrefix: s3RunPrefix, auth, where, zone,
+        deps, log, conns: conns as Connections, plan, from, batch, s3, bucket, runPrefix: s3RunPrefix, auth, where, zone, runId, fence,
         snapshotXids: plan.mode === 'INSERT_AND_UPDATE' && hasRowXmin(rel),
         countOverlap: batch === 1 && plan.mode === 'INSERT_AND_UPDATE' && stored.updatedKey !== null ? stored : null,
         allowDuplicateKeys: !!table.allowDuplicateKeys,
@@ -262,12 +343,13 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
       if (plan.keysetColumns.length === 0 || r.rows < plan.rowLimit) break;
     }
     if (plan.mode === 'FULL_DATA_SYNC') {
-      if (deps.signal?.aborted) throw new SyncAbortedError();
-      if (plan.primaryKey.length > 0 && !table.allowDuplicateKeys) await load.checkKeys(conns.redshift, load.swapRef(plan.target), plan, where);
-      const statements = await load.swapStatements(conns.redshift, plan);
+      if (deps.signal?.aborted) throw new SyncAbortedError(deps.signal.reason);
+      if (plan.primaryKey.length > 0 && !table.allowDuplicateKeys) await load.checkKeys(conns.redshift, load.swapRef(plan.target, runId), plan, where);
+      const statements = await load.swapStatements(conns.redshift, plan, runId, fence, where);
+      await deps.beforeWrite?.({ table: name, batch: null });
       await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: deps.signal });
     } else if (table.deleteDetection && table.deletesDue !== false && !deps.signal?.aborted) {
-      const d = await detectDeletes({ source: conns.source, redshift: conns.redshift, plan, log });
+      const d = await detectDeletes({ source: conns.source, redshift: conns.redshift, plan, log, fence, where });
       deleted = d.deleted;
       await meta.recordDeleteCheck(db, table.id, d.deleted);
       await meta.recordRunDeletes(db, runId, d.deleted);
@@ -290,9 +372,9 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     log.error({ err: message, rows: progress.rows, batches: progress.batches }, 'table sync failed');
     if (runId) await meta.finishRun(db, runId, 'failed', full).catch(() => undefined);
     await meta.recordTableError(db, table.id, full).catch(() => undefined);
-    if (plan?.mode === 'FULL_DATA_SYNC' && conns.redshift) {
+    if (plan?.mode === 'FULL_DATA_SYNC' && conns.redshift && runId) {
       await conns.redshift.query('ROLLBACK').catch(() => undefined);
-      await conns.redshift.query(dropTable(load.swapRef(plan.target))).catch(() => undefined);
+      await conns.redshift.query(dropTable(load.swapRef(plan.target, runId))).catch(() => undefined);
     }
     return { table: name, ok: false, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, error: full };
   } finally {
@@ -300,6 +382,23 @@ export async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableR
     await conns.source?.end().catch(() => undefined);
     await conns.snapshots?.close();
     await conns.redshift?.end().catch(() => undefined);
+  }
+}
+
+/**
+ * What crashed runs of this table left, removed by the run that now holds its claim (so
+ * none of it can belong to a live run of the table): FULL_DATA_SYNC swap and old tables,
+ * staging files under the table's S3 folder, and multipart uploads left incomplete there.
+ */
+async function sweepLeftovers(a: { rs: pg.ClientBase; s3: S3Client; bucket: string; tablePrefix: string; target: { schema: string; name: string }; log: Logger }): Promise<void> {
+  const q = load.leftoverTablesSql(a.target);
+  const tables = (await a.rs.query<{ name: string }>(q.text, q.values)).rows.map((r) => r.name);
+  for (const name of tables) await a.rs.query(dropTable({ schema: a.target.schema, name }));
+  const keys = await listKeys(a.s3, a.bucket, a.tablePrefix);
+  if (keys.length > 0) await deletePrefix(a.s3, a.bucket, a.tablePrefix);
+  const uploads = await abortUploads(a.s3, a.bucket, a.tablePrefix, () => false);
+  if (tables.length > 0 || keys.length > 0 || (uploads ?? 0) > 0) {
+    a.log.warn({ tables, files: keys.length, uploads }, 'removed what crashed runs of this table left (swap tables, staging files)');
   }
 }
 
@@ -380,6 +479,10 @@ interface BatchArgs {
   /** Batch 1 of an INSERT_AND_UPDATE run: count the overlap window's rows up to this stored watermark. */
   countOverlap: Watermark | null;
   allowDuplicateKeys: boolean;
+  /** The sync_runs id (FULL_DATA_SYNC's swap table is this run's). */
+  runId: string;
+  /** This run's fencing token on the target, checked in every writing transaction. */
+  fence: Fence;
 }
 
 interface BatchResult {
@@ -396,7 +499,37 @@ interface BatchResult {
   overlapLoaded: number | null;
 }
 
+/**
+ * A batch within BATCH_TIMEOUT_SECONDS: past it, the batch's sessions are closed (a query
+ * in flight is abandoned, the server rolls back), and the error says what the batch was
+ * waiting for. Nothing is committed after that; the watermark stays.
+ */
 async function runBatch(a: BatchArgs): Promise<BatchResult> {
+  const limit = a.deps.env.BATCH_TIMEOUT_SECONDS;
+  const stop = new AbortController();
+  const state = { phase: `extracting from the source and uploading to S3 (s3://${a.bucket}/${a.runPrefix})`, signal: stop.signal };
+  if (limit <= 0) return runBatchWork(a, state);
+  let timer: NodeJS.Timeout | undefined;
+  const work = runBatchWork(a, state);
+  work.catch(() => undefined); // settles after the deadline too (its sessions and uploads are gone)
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const phase = state.phase;
+      stop.abort(new Error('batch deadline'));
+      destroyClient(a.conns.source);
+      a.conns.snapshots.destroy();
+      destroyClient(a.conns.redshift);
+      reject(new Error(`${a.where}: batch ${a.batch} did not finish within ${limit} s (BATCH_TIMEOUT_SECONDS) while ${phase}; its sessions were closed, nothing of it was committed and the watermark was kept`));
+    }, limit * 1000);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortSignal }): Promise<BatchResult> {
   const { plan, conns, log } = a;
   const t0 = Date.now();
   const q = planBatch(plan, a.from);
@@ -456,6 +589,7 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
       bucket: a.bucket,
       keyPrefix: batchPrefix,
       compression,
+      signal: state.signal,
       onProgress: (p: { rows: number; rawBytes: number }) =>
         log.info({ batch: a.batch, rows: p.rows, upTo: scan ? plan.rowLimit : n, mib: mib(p.rawBytes), mibPerSec: mib(p.rawBytes / ((Date.now() - t0) / 1000)) }, 'extracting'),
     };
@@ -493,34 +627,39 @@ async function runBatch(a: BatchArgs): Promise<BatchResult> {
     log.warn({ batch: a.batch, counted: n, extracted: extracted.rows, primaryKey: plan.primaryKey }, 'primary_key is not unique at the source');
   }
   const manifestKey = `${batchPrefix}/manifest.json`;
-  await putText(a.s3, a.bucket, manifestKey, JSON.stringify(manifestFor(a.bucket, extracted.files), null, 1));
+  await putText(a.s3, a.bucket, manifestKey, JSON.stringify(manifestFor(a.bucket, extracted.files), null, 1)).catch((e: Error) => {
+    throw new Error(`${a.where}: batch ${a.batch}: S3 could not store the manifest s3://${a.bucket}/${manifestKey}: ${e.message}`);
+  });
   const manifestUrl = s3Url(a.bucket, manifestKey);
+  await a.deps.afterExtract?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
   const tExtract = Date.now();
-  if (a.deps.signal?.aborted) throw new SyncAbortedError();
+  if (a.deps.signal?.aborted) throw new SyncAbortedError(a.deps.signal.reason);
   const batchWhere = `${a.where}: batch ${a.batch}`;
+  state.phase = 'loading into Redshift';
   try {
     // Redshift must have loaded every row of the files, or the batch is not applied.
     const loadedAll = () => load.checkLoadedRows(conns.redshift, extracted.rows, batchWhere);
     if (plan.mode === 'FULL_DATA_SYNC') {
-      await conns.redshift.query(load.fullSyncBatchStatement(plan, manifestUrl, a.auth, compression));
+      await conns.redshift.query(load.fullSyncBatchStatement(plan, a.runId, manifestUrl, a.auth, compression));
       await loadedAll();
     } else {
       const staging = `rl_stage_${randomBytes(4).toString('hex')}`;
-      const st = load.incrementalStatements(plan, staging, manifestUrl, a.auth, compression);
+      const st = load.incrementalStatements(plan, staging, manifestUrl, a.auth, compression, a.fence, batchWhere);
       try {
         for (const s of st.stage) await conns.redshift.query(s);
         await loadedAll();
         if (!a.allowDuplicateKeys) await load.checkKeys(conns.redshift, { name: staging, temp: true }, plan, batchWhere);
+        await a.deps.beforeWrite?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
         await load.runTransaction(conns.redshift, st.merge, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
           await a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
-          if (a.deps.signal?.aborted) throw new SyncAbortedError();
+          if (a.deps.signal?.aborted) throw new SyncAbortedError(a.deps.signal.reason);
         });
       } finally {
         for (const s of st.cleanup) await conns.redshift.query(s).catch(() => undefined);
       }
     }
   } catch (err) {
-    if (err instanceof SyncAbortedError || err instanceof load.LoadError) throw err;
+    if (err instanceof SyncAbortedError || err instanceof load.LoadError || err instanceof FenceError) throw err;
     const details = await load.describeLoadErrors(conns.redshift, s3Url(a.bucket, batchPrefix));
     const msg = err instanceof Error ? err.message : String(err);
     throw new Error(`${batchWhere} load failed: ${msg}${details ? ` -- ${details}` : ''}`);

@@ -49,6 +49,8 @@ interface CommonOptions {
   onProgress?: (p: { rows: number; rawBytes: number }) => void;
   /** Where a file's compressed bytes go; default: a multipart upload to s3://bucket/key. */
   sink?: SinkFactory;
+  /** Aborts the extraction: every file's upload is aborted, which ends any wait on S3. */
+  signal?: AbortSignal;
 }
 
 export interface ExtractOptions extends CommonOptions {
@@ -139,7 +141,10 @@ export function s3Sink(s3: S3Client, bucket: string, compression: Compression): 
       partSize: 8 * 1024 * 1024,
       leavePartsOnError: false,
     });
-    return { done: upload.done(), abort: () => upload.abort() };
+    const done = upload.done().catch((e: Error) => {
+      throw new Error(`S3 upload of s3://${bucket}/${key} failed: ${e.message}`);
+    });
+    return { done, abort: () => upload.abort() };
   };
 }
 
@@ -244,12 +249,20 @@ class Extraction {
   }
 
   async run(body: () => Promise<void>): Promise<ExtractResult> {
+    const onAbort = () => {
+      for (const f of this.files) void f?.abort();
+    };
+    this.o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      this.o.signal?.throwIfAborted();
       await body();
       await Promise.all(this.files.map((f) => f.done));
+      this.o.signal?.throwIfAborted();
     } catch (err) {
       for (const f of this.files) await f?.abort();
-      throw err;
+      throw this.o.signal?.aborted ? this.o.signal.reason : err;
+    } finally {
+      this.o.signal?.removeEventListener('abort', onAbort);
     }
     return { rows: this.rows, rawBytes: this.rawBytes, files: this.files.map((f) => f.describe()) };
   }

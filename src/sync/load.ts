@@ -3,7 +3,9 @@ import type { Logger } from '../log.js';
 import * as sql from '../redshift/sql.js';
 import { readGrants } from '../redshift/privileges.js';
 import type { TableRef, CopyAuth } from '../redshift/sql.js';
+import { mapType } from '../setup/types.js';
 import type { Compression } from './compress.js';
+import { type Fence, type Step } from './fence.js';
 import type { TablePlan } from './plan.js';
 
 /** The Redshift side of a batch: COPY into staging and merge, or fill and swap. */
@@ -11,14 +13,26 @@ export class LoadError extends Error {
   override name = 'LoadError';
 }
 
+/** The primary key's columns, each marked when it holds character data (see sql.KeyColumn). */
+export function keyColumns(plan: Pick<TablePlan, 'primaryKey' | 'columns'>): sql.KeyColumn[] {
+  return plan.primaryKey.map((name) => {
+    const c = plan.columns.find((x) => x.name === name);
+    const family = c ? mapType(c.type).family : 'varchar';
+    return { name, text: family === 'varchar' || family === 'char' };
+  });
+}
+
 /**
  * One incremental batch on Redshift (also what --dry-run prints), in three parts:
  * - `stage`: a temp table shaped like the target and the COPY into it, each statement its
  *   own transaction (a temp table lives as long as the session);
  * - then the checks (`checkLoadedRows`, `checkKeys`), outside any transaction;
- * - `merge`: one transaction that takes the target's lock first (AWS's advice against error
- *   1023: the snapshot starts at the transaction's first statement), deletes the target rows
- *   whose keys are staged and inserts the staged rows. A 1023 retries only this part.
+ * - `merge`: one transaction that locks the state table and the target first (AWS's advice
+ *   against error 1023: the snapshot starts at the transaction's first statement), checks
+ *   that this run still owns the target (its fencing token, see fence.ts), deletes the
+ *   target rows whose keys are staged (with an updated key, only those not newer than the
+ *   staged row) and inserts the staged rows (with an updated key, not over a newer row).
+ *   A 1023 or a deadlock retries only this part.
  * `cleanup` drops the temp table (also after a failure).
  *
  * The staged keys are unique (`checkKeys` refuses duplicates) unless the table allows
@@ -26,15 +40,23 @@ export class LoadError extends Error {
  */
 export interface IncrementalLoad {
   stage: string[];
-  merge: string[];
+  merge: Step[];
   cleanup: string[];
 }
 
-export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth, compression: Compression): IncrementalLoad {
+export function incrementalStatements(plan: TablePlan, staging: string, manifestUrl: string, auth: CopyAuth, compression: Compression, fence: Fence, where: string): IncrementalLoad {
   const cols = plan.columns.map((c) => c.name);
+  const key = keyColumns(plan);
   return {
     stage: [sql.createStagingTable(staging, plan.target), sql.copyFromManifest({ table: { name: staging, temp: true }, columns: cols, manifestUrl, auth, compression })],
-    merge: ['BEGIN', sql.lockTable(plan.target), sql.deleteMatchingKeys(plan.target, staging, plan.primaryKey), sql.insertAll(plan.target, staging, cols), 'COMMIT'],
+    merge: [
+      'BEGIN',
+      fence.lock(plan.target),
+      fence.check(where),
+      sql.deleteMatchingKeys(plan.target, staging, key, plan.updatedKey),
+      sql.insertStaged(plan.target, staging, cols, key, plan.updatedKey),
+      'COMMIT',
+    ],
     cleanup: [sql.dropTempTable(staging)],
   };
 }
@@ -43,8 +65,8 @@ export function incrementalStatements(plan: TablePlan, staging: string, manifest
  * Refuses a loaded batch whose key is not unique or holds a NULL, naming the keys: merging
  * it would keep one row per key and drop the others without a word.
  */
-export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, plan: Pick<TablePlan, 'primaryKey'>, where: string): Promise<void> {
-  const r = await rs.query<Record<string, string | null>>({ text: sql.keyProblems(table, plan.primaryKey), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
+export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, plan: Pick<TablePlan, 'primaryKey' | 'columns'>, where: string): Promise<void> {
+  const r = await rs.query<Record<string, string | null>>({ text: sql.keyProblems(table, keyColumns(plan)), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
   if (r.rowCount === 0) return;
   const key = plan.primaryKey;
   const show = (row: Record<string, string | null>) => `(${key.map((k) => (row[k] === null ? 'NULL' : JSON.stringify(row[k]))).join(', ')})`;
@@ -64,18 +86,31 @@ export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, plan:
   throw new LoadError(`${where}: ${parts.join('; ')}. Nothing of it was applied; the watermark is kept.`);
 }
 
-export const swapRef = (t: TableRef): TableRef => ({ schema: t.schema, name: suffixName(t.name, '_rl_swap') });
-export const oldRef = (t: TableRef): TableRef => ({ schema: t.schema, name: suffixName(t.name, '_rl_old') });
-
-/** Redshift names are at most 127 bytes. */
-function suffixName(name: string, suffix: string): string {
+/**
+ * FULL_DATA_SYNC's swap and old tables are per run (`<target>_rl_swap_<run id>`), so two
+ * runs never share one; a crashed run's are dropped by the next run of the table
+ * (`leftoverTablesSql`). The base is cut so that the name fits Redshift's 127 bytes.
+ */
+const RUN_SUFFIX_BYTES = 20;
+function runTableBase(name: string, kind: '_rl_swap_' | '_rl_old_'): string {
   let base = name;
-  while (Buffer.byteLength(base + suffix) > 127) base = base.slice(0, -1);
-  return base + suffix;
+  while (Buffer.byteLength(base + kind) + RUN_SUFFIX_BYTES > 127) base = base.slice(0, -1);
+  return base + kind;
+}
+export const swapRef = (t: TableRef, runId: string): TableRef => ({ schema: t.schema, name: runTableBase(t.name, '_rl_swap_') + runId });
+export const oldRef = (t: TableRef, runId: string): TableRef => ({ schema: t.schema, name: runTableBase(t.name, '_rl_old_') + runId });
+
+/** Swap and old tables of any run of this target ($1 schema; LIKE patterns $2, $3; also the names used before runs had their own). */
+export function leftoverTablesSql(t: TableRef): { text: string; values: string[] } {
+  const like = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+  return {
+    text: `SELECT tablename AS name FROM pg_tables WHERE schemaname = $1 AND (tablename LIKE $2 OR tablename LIKE $3 OR tablename IN ($4, $5)) ORDER BY 1`,
+    values: [t.schema, `${like(runTableBase(t.name, '_rl_swap_'))}%`, `${like(runTableBase(t.name, '_rl_old_'))}%`, `${t.name}_rl_swap`, `${t.name}_rl_old`],
+  };
 }
 
-export function fullSyncBatchStatement(plan: TablePlan, manifestUrl: string, auth: CopyAuth, compression: Compression): string {
-  return sql.copyFromManifest({ table: swapRef(plan.target), columns: plan.columns.map((c) => c.name), manifestUrl, auth, compression });
+export function fullSyncBatchStatement(plan: TablePlan, runId: string, manifestUrl: string, auth: CopyAuth, compression: Compression): string {
+  return sql.copyFromManifest({ table: swapRef(plan.target, runId), columns: plan.columns.map((c) => c.name), manifestUrl, auth, compression });
 }
 
 /**
@@ -92,10 +127,13 @@ export async function checkLoadedRows(rs: pg.ClientBase, expected: number, where
   }
 }
 
-/** Is this Redshift's serializable isolation violation (error 1023)? */
-export function isSerializableError(err: unknown): boolean {
+/**
+ * A conflict that retrying the transaction can resolve: Redshift's serializable isolation
+ * violation (error 1023, SQLSTATE 40001) or a deadlock (40P01).
+ */
+export function isRetryableConflict(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  return e?.code === '40001' || /\b1023\b|serializable isolation violation/i.test(e?.message ?? '');
+  return e?.code === '40001' || e?.code === '40P01' || /\b1023\b|serializable isolation violation|deadlock detected/i.test(e?.message ?? '');
 }
 
 export interface LoadErrorRow {
@@ -122,8 +160,9 @@ export async function describeLoadErrors(rs: pg.ClientBase, filePrefixUrl: strin
   }
 }
 
-async function runAll(rs: pg.ClientBase, statements: string[]): Promise<void> {
-  for (const s of statements) await rs.query(s);
+async function runStep(rs: pg.ClientBase, step: Step): Promise<void> {
+  if (typeof step === 'string') await rs.query(step);
+  else step.check(await rs.query(step.sql, step.params));
 }
 
 export interface RetryOptions {
@@ -134,22 +173,22 @@ export interface RetryOptions {
 }
 
 /**
- * Runs a transaction (statements from BEGIN to COMMIT). On failure it rolls back; a
- * serializable isolation error is retried with backoff, any other error is thrown.
+ * Runs a transaction (steps from BEGIN to COMMIT). On failure it rolls back; a
+ * serializable isolation conflict or a deadlock is retried with backoff, any other error
+ * (a lost fence included) is thrown.
  */
-export async function runTransaction(rs: pg.ClientBase, statements: string[], retry: RetryOptions, beforeCommit?: () => void | Promise<void>): Promise<void> {
+export async function runTransaction(rs: pg.ClientBase, steps: Step[], retry: RetryOptions, beforeCommit?: () => void | Promise<void>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const body = statements.slice(0, -1);
-      await runAll(rs, body);
+      for (const s of steps.slice(0, -1)) await runStep(rs, s);
       await beforeCommit?.();
-      await rs.query(statements[statements.length - 1]!);
+      await runStep(rs, steps[steps.length - 1]!);
       return;
     } catch (err) {
       await rs.query('ROLLBACK').catch(() => undefined);
-      if (!isSerializableError(err) || attempt >= retry.attempts || retry.signal?.aborted) throw err;
+      if (!isRetryableConflict(err) || attempt >= retry.attempts || retry.signal?.aborted) throw err;
       const delay = retry.baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random());
-      retry.log.warn({ attempt, delayMs: Math.round(delay) }, 'serializable isolation conflict (1023); retrying the batch');
+      retry.log.warn({ attempt, delayMs: Math.round(delay), err: (err as Error).message }, 'serializable isolation conflict (1023) or deadlock; retrying the transaction');
       await new Promise((r) => setTimeout(r, delay));
     }
   }
@@ -170,30 +209,25 @@ export async function checkTarget(rs: pg.ClientBase, plan: TablePlan, where: str
   }
 }
 
-/** FULL_DATA_SYNC: a fresh swap table shaped like the target. */
-export function prepareSwapStatements(plan: TablePlan): string[] {
-  const swap = swapRef(plan.target);
+/** FULL_DATA_SYNC: this run's swap table, shaped like the target. */
+export function prepareSwapStatements(plan: TablePlan, runId: string): string[] {
+  const swap = swapRef(plan.target, runId);
   return [sql.dropTable(swap), sql.createTableLike(swap, plan.target)];
 }
 
 /**
  * FULL_DATA_SYNC's last step, one transaction: the swap table takes the target's name,
- * owner and grants; readers see the old table until COMMIT and the new one after.
+ * owner and grants; readers see the old table until COMMIT and the new one after. It
+ * locks the state table and the target first and checks this run still owns the target.
  */
-export async function swapStatements(rs: pg.ClientBase, plan: TablePlan): Promise<string[]> {
+export async function swapStatements(rs: pg.ClientBase, plan: TablePlan, runId: string, fence: Fence, where: string): Promise<Step[]> {
   const target = plan.target;
-  const swap = swapRef(target);
-  const old = oldRef(target);
+  const swap = swapRef(target, runId);
+  const old = oldRef(target, runId);
   const r = await rs.query<{ owner: string; acl: string | null }>(sql.tableOwnerAndAcl(), [target.schema, target.name]);
   const owner = r.rows[0]?.owner;
   const grants = owner ? (await readGrants(rs, target, owner, r.rows[0]!.acl)).grants : [];
-  const statements = [
-    'BEGIN',
-    sql.lockTable(target),
-    sql.dropTable(old),
-    sql.renameTable(target, old.name),
-    sql.renameTable(swap, target.name),
-  ];
+  const statements: Step[] = ['BEGIN', fence.lock(target), fence.check(where), sql.dropTable(old), sql.renameTable(target, old.name), sql.renameTable(swap, target.name)];
   if (owner) statements.push(sql.setOwner(target, owner));
   for (const g of grants) statements.push(sql.grant(target, g));
   statements.push(sql.dropTable(old), 'COMMIT');

@@ -172,15 +172,15 @@ export async function finishRun(db: pg.ClientBase, runId: string, status: 'succe
 }
 
 /**
- * Closes `running` rows left by a worker that died mid-run. Only safe while holding the
- * job's claim (no one else can be running it).
+ * Closes the `running` rows of a table as `abandoned`: their run died (crash, kill) or lost
+ * its claim. Only safe while holding the table's claim, which no live run can then hold.
  */
-export async function closeAbandonedRuns(db: pg.ClientBase, jobId: number): Promise<number> {
+export async function abandonRuns(db: pg.ClientBase, tableId: number, byWorker: string | null): Promise<number> {
   const r = await db.query(
-    `UPDATE sync_runs SET status = 'failed', finished_at = now(),
-       error = 'abandoned: worker ' || coalesce(worker_id, '?') || ' stopped before finishing (crash or kill); its batch was not committed or its watermark not stored, and the next run redoes it'
-     WHERE job_id = $1 AND status = 'running'`,
-    [jobId],
+    `UPDATE sync_runs SET status = 'abandoned', finished_at = now(),
+       error = 'abandoned: run by ' || coalesce(worker_id, '?') || ', found still running by ' || coalesce($2, '?') || ' when it took the table: it died (crash, kill) or lost its claim; nothing after its last committed batch was applied, and this run goes on from the stored watermark'
+     WHERE table_id = $1 AND status = 'running'`,
+    [tableId, byWorker],
   );
   return r.rowCount ?? 0;
 }

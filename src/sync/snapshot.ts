@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { connect } from '../db/connect.js';
+import { DEFAULT_TIMEOUTS, connect, destroyClient, type SessionTimeouts } from '../db/connect.js';
 import { quoteLiteral } from '../sql/quote.js';
 
 /**
@@ -16,6 +16,7 @@ export class SnapshotSessions {
     private readonly url: string,
     /** Sessions besides the main one. */
     private readonly extra: number,
+    private readonly timeouts: SessionTimeouts = DEFAULT_TIMEOUTS,
   ) {}
 
   /** Why extra sessions are not used (the first failure), or null. */
@@ -43,7 +44,7 @@ export class SnapshotSessions {
     try {
       const snap = await main.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
       const id = snap.rows[0]!.id;
-      while (this.clients.length < n) this.clients.push(await connect(this.url, 'redshift-loader extract'));
+      while (this.clients.length < n) this.clients.push(await connect(this.url, 'redshift-loader extract', this.timeouts));
       for (const c of this.clients.slice(0, n)) {
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         joined.push(c);
@@ -65,5 +66,10 @@ export class SnapshotSessions {
 
   async close(): Promise<void> {
     for (const c of this.clients.splice(0)) await c.end().catch(() => undefined);
+  }
+
+  /** Closes every session at once, even mid-query (a batch past its deadline). */
+  destroy(): void {
+    for (const c of this.clients.splice(0)) destroyClient(c);
   }
 }

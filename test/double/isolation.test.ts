@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isSerializableError } from '../../src/sync/load.js';
+import { isRetryableConflict } from '../../src/sync/load.js';
 import { freshDatabase } from '../helpers/stack.js';
 import { auth, client, errorOf, prefix, put, rows } from './helpers.js';
 
@@ -58,7 +58,7 @@ describe('Redshift double: serializable isolation (provisioned)', () => {
     expect(e.message).toBe('1023');
     expect(e.detail).toMatch(/^Serializable isolation violation on table - \d+, transactions forming the cycle are: .* \(pid:\d+\)$/);
     expect(e.code).toBe('40001');
-    expect(isSerializableError(e)).toBe(true);
+    expect(isRetryableConflict(e)).toBe(true);
     // exactly one of the two transactions' writes survived
     expect(await rows(a, 'SELECT ((SELECT count(*) FROM tab1) + (SELECT count(*) FROM tab2))::int AS n')).toEqual([{ n: 1 }]);
   });
@@ -161,7 +161,7 @@ describe('Redshift double: the Serverless flavour', () => {
     const e = await errorOf(a, 'UPDATE tab1 SET id = 12 WHERE id = 10');
     await a.query('ROLLBACK');
     expect(e.message).toBe('1023');
-    expect(isSerializableError(e)).toBe(true);
+    expect(isRetryableConflict(e)).toBe(true);
     const db = (await rows<{ db: string }>(a, 'SELECT current_database() AS db'))[0]!.db;
     expect(await rows(a, `SELECT trim(isolation_level) AS level FROM stv_db_isolation_level WHERE trim(db_name) = $1`, [db])).toEqual([{ level: 'Snapshot Isolation' }]);
   });

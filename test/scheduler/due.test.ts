@@ -59,6 +59,19 @@ describe('isDue: at windows', () => {
     for (const r of runs) expect(r).toMatch(/T09:00:\d\d/);
   });
 
+  it('with `at` and a frequency under a minute, runs once per frequency, not on every tick of the minute', () => {
+    const runs = simulate({ frequency: 20, at: '10:**', timezone: 'UTC' }, '2026-01-15T10:00:00Z', '2026-01-15T10:00:45Z', 5);
+    expect(runs).toEqual(['10:00:00', '10:00:20', '10:00:40'].map((m) => `2026-01-15T${m}.000Z`));
+  });
+
+  it('never early: measured from the last successful start, not from the start of its minute', () => {
+    const ev = { frequency: 3600, at: '**:**', timezone: 'UTC' };
+    const last = ok(d('2026-01-15T09:00:40Z'));
+    expect(isDue(ev, d('2026-01-15T10:00:10Z'), last)).toEqual({ due: false, reason: 'too-soon' });
+    expect(isDue(ev, d('2026-01-15T10:00:39Z'), last)).toEqual({ due: false, reason: 'too-soon' });
+    expect(isDue(ev, d('2026-01-15T10:00:40Z'), last)).toEqual({ due: true, reason: 'frequency-elapsed' });
+  });
+
   it('**:30 runs at half past each hour', () => {
     const runs = simulate({ frequency: 60, at: '**:30', timezone: 'UTC' }, '2026-01-15T10:00:00Z', '2026-01-15T13:00:00Z', 5);
     expect(runs).toEqual(['10:30', '11:30', '12:30'].map((m) => `2026-01-15T${m}:00.000Z`));

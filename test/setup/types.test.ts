@@ -283,6 +283,8 @@ describe('delete detection SQL', () => {
     expect(afterKeySql(['a', 'b'])).toBe('("a" > $1) OR ("a" = $1 AND "b" > $2)');
     expect(deleteKeysSql('t', ['a'], 3)).toBe('DELETE FROM t WHERE "a" IN ($1, $2, $3)');
     expect(deleteKeysSql('t', ['a', 'b'], 2)).toBe('DELETE FROM t WHERE ("a" = $1 AND "b" = $2) OR ("a" = $3 AND "b" = $4)');
+    // A character key matches on its byte length too: 'a' must not take 'a ' with it.
+    expect(deleteKeysSql('t', [{ name: 'c', text: true }], 2)).toBe('DELETE FROM t WHERE ("c" = $1 AND OCTET_LENGTH("c") = OCTET_LENGTH($1)) OR ("c" = $2 AND OCTET_LENGTH("c") = OCTET_LENGTH($2))');
     expect(missingAtSourceSql('"p"."t"', ['a', 'b'], ['integer', 'text'])).toBe(
       'SELECT t.i::int AS i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k0, k1, i) WHERE NOT EXISTS (SELECT 1 FROM "p"."t" s WHERE s."a" = t.k0::integer AND s."b" = t.k1::text) ORDER BY t.i',
     );
