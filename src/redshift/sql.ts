@@ -382,6 +382,14 @@ WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`;
 }
 
+/**
+ * The collation of a table's columns (svv_columns.collation_name: case_sensitive or
+ * case_insensitive; NULL for non-character columns), r_SVV_COLUMNS.html.
+ */
+export function targetCollations(): string {
+  return `SELECT column_name AS name, collation_name AS collation FROM svv_columns WHERE table_schema = $1 AND table_name = $2`;
+}
+
 export function loadErrorsForLastCopy(): string {
   return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
        TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
@@ -392,6 +400,16 @@ export function recentLoadErrors(): string {
   return `SELECT TRIM(filename) AS filename, line_number, TRIM(colname) AS colname, TRIM(type) AS type,
        TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
 FROM stl_load_errors WHERE TRIM(filename) LIKE $1 ORDER BY starttime DESC LIMIT 10`;
+}
+
+/**
+ * Redshift Serverless: STL views do not show its queries; sys_load_error_detail does
+ * (without the raw value). Same columns as recentLoadErrors, raw_field_value NULL.
+ */
+export function recentLoadErrorsSys(): string {
+  return `SELECT TRIM(file_name) AS filename, line_number, TRIM(column_name) AS colname, TRIM(column_type) AS type,
+       NULL::varchar AS raw_field_value, error_code AS err_code, TRIM(error_message) AS err_reason
+FROM sys_load_error_detail WHERE TRIM(file_name) LIKE $1 ORDER BY start_time DESC LIMIT 10`;
 }
 
 /**

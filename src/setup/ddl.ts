@@ -24,6 +24,8 @@ export interface TargetColumn {
   name: string;
   type: RedshiftType;
   notNull: boolean;
+  /** A character key column in a case-insensitive database: declared COLLATE CASE_SENSITIVE. */
+  caseSensitive?: boolean;
 }
 
 export interface TableDesign {
@@ -54,12 +56,29 @@ export function selectColumns<T extends { name: string }>(columns: readonly T[],
   return keep;
 }
 
-export function designTable(target: { schema: string; name: string }, source: readonly SourceColumnInfo[], row: DesignOverrides, where = `table ${target.schema}.${target.name}`): TableDesign {
+export interface DesignContext {
+  /** The Redshift database compares text case-insensitively (db_collation() = case_insensitive). */
+  caseInsensitiveDatabase?: boolean;
+}
+
+export function designTable(
+  target: { schema: string; name: string },
+  source: readonly SourceColumnInfo[],
+  row: DesignOverrides,
+  where = `table ${target.schema}.${target.name}`,
+  context: DesignContext = {},
+): TableDesign {
   const picked = selectColumns(source, row, where);
-  const columns: TargetColumn[] = picked.map((c) => ({ name: c.name, type: mapType(c), notNull: c.notNull }));
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  const notes: string[] = [];
   const pk = splitColumnList(row.primaryKey);
+  const columns: TargetColumn[] = picked.map((c) => ({ name: c.name, type: mapType(c), notNull: c.notNull }));
+  const notes: string[] = [];
+  if (context.caseInsensitiveDatabase) {
+    // Keys 'Abc' and 'abc' must stay two keys in the merge, the key check and delete detection.
+    const keyed = columns.filter((c) => pk.includes(c.name) && (c.type.family === 'varchar' || c.type.family === 'char'));
+    for (const c of keyed) c.caseSensitive = true;
+    if (keyed.length > 0) notes.push(`the database compares text case-insensitively: key column(s) ${keyed.map((c) => c.name).join(', ')} declared COLLATE CASE_SENSITIVE so that keys differing only in case stay apart`);
+  }
+  const byName = new Map(columns.map((c) => [c.name, c]));
   const uk = splitColumnList(row.updatedKey)[0] ?? null;
   const keyable = (c: string) => byName.get(c)?.type.keyable ?? false;
 
@@ -102,7 +121,7 @@ export function designTable(target: { schema: string; name: string }, source: re
 /** Redshift CREATE TABLE for a design; identifiers quoted, NOT NULL carried. */
 export function createTableSql(d: TableDesign): string {
   if (d.columns.length === 0) throw new DesignError(`table ${d.target.schema}.${d.target.name}: no columns to create`);
-  const cols = d.columns.map((c) => `  ${quoteIdent(c.name)} ${c.type.sql}${c.notNull ? ' NOT NULL' : ''}`);
+  const cols = d.columns.map((c) => `  ${quoteIdent(c.name)} ${c.type.sql}${c.caseSensitive ? ' COLLATE CASE_SENSITIVE' : ''}${c.notNull ? ' NOT NULL' : ''}`);
   const lines = [`CREATE TABLE IF NOT EXISTS ${qualify(d.target.schema, d.target.name)} (`, cols.join(',\n'), ')'];
   lines.push(d.distStyle === 'KEY' ? `DISTSTYLE KEY DISTKEY (${quoteIdent(d.distKey!)})` : `DISTSTYLE ${d.distStyle}`);
   if (d.sortKeys.length > 0) lines.push(`COMPOUND SORTKEY (${quoteIdents(d.sortKeys)})`);

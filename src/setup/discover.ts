@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CopyMode } from '../sync/types.js';
 import { quoteIdent } from '../sql/quote.js';
-import type { PgTypeKind } from './types.js';
+import type { NumericProfile, PgTypeKind } from './types.js';
 
 /**
  * Discovery: which tables and views a source offers, and what keys a sync can use.
@@ -19,6 +19,8 @@ export interface DiscoveredColumn {
   defaultExpr: string | null;
   /** pg_attribute.attidentity: 'a' (ALWAYS), 'd' (BY DEFAULT), or '' / undefined. */
   identity?: string;
+  /** An unbounded numeric column: what its values need (see measureNumerics). */
+  numeric?: NumericProfile | null;
 }
 
 /** A row trigger that runs BEFORE UPDATE, with its function's source. */
@@ -408,6 +410,35 @@ async function holdsNulls(db: pg.ClientBase, r: RelRow, column: string): Promise
   return (n.rowCount ?? 0) > 0;
 }
 
+/** Rows setup reads to measure a table's unbounded numeric columns. */
+export const NUMERIC_SAMPLE_ROWS = 1_000_000;
+
+/**
+ * Measures a relation's unbounded `numeric` columns (a domain over one too) over up to
+ * NUMERIC_SAMPLE_ROWS rows: the most decimals a value needs (min_scale: trailing zeros
+ * do not count) and the most integer digits, finite values only, and the NaN/Infinity
+ * values seen. Setup then picks a NUMERIC that holds them (types.ts).
+ */
+export async function measureNumerics(db: pg.ClientBase, relation: string, columns: readonly DiscoveredColumn[]): Promise<Map<string, NumericProfile>> {
+  const cols = columns.filter((c) => c.type === 'numeric' || (c.kind === 'd' && c.baseType === 'numeric'));
+  const out = new Map<string, NumericProfile>();
+  if (cols.length === 0) return out;
+  const parts = cols.map((c, i) => {
+    const v = `(${quoteIdent(c.name)})::numeric`;
+    const finite = `${v} NOT IN ('NaN', 'Infinity', '-Infinity')`;
+    return [
+      `coalesce(max(min_scale(${v})) FILTER (WHERE ${finite}), 0) AS s${i}`,
+      `coalesce(max(length(trunc(abs(${v}))::text)) FILTER (WHERE ${finite}), 0) AS d${i}`,
+      `count(${v}) AS n${i}`,
+      `count(*) FILTER (WHERE NOT (${finite})) AS x${i}`,
+    ].join(', ');
+  });
+  const r = await db.query<Record<string, string>>(`SELECT ${parts.join(',\n  ')}\nFROM (SELECT * FROM ${relation} LIMIT ${NUMERIC_SAMPLE_ROWS}) sample`);
+  const row = r.rows[0]!;
+  cols.forEach((c, i) => out.set(c.name, { rows: Number(row[`n${i}`]), scale: Number(row[`s${i}`]), intDigits: Number(row[`d${i}`]), special: Number(row[`x${i}`]) }));
+  return out;
+}
+
 async function describeRelation(db: pg.ClientBase, r: RelRow, opts: DiscoverOptions): Promise<DiscoveredTable> {
   const cols = await db.query<{ name: string; type: string; not_null: boolean; typtype: PgTypeKind; base_type: string | null; default_expr: string | null; identity: string }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
@@ -461,6 +492,9 @@ async function describeRelation(db: pg.ClientBase, r: RelRow, opts: DiscoverOpti
   }
   const indexedLeading = new Set(idx.rows.filter((i) => !i.partial && i.columns[0]).map((i) => i.columns[0]!));
   const kind = KIND[r.relkind]!;
+  if (r.populated !== false && kind !== 'foreign table') {
+    for (const [name, p] of await measureNumerics(db, qualified(r), columns)) byName.get(name)!.numeric = p;
+  }
   const candidates = updatedKeyCandidates(columns, triggers, indexedLeading);
   const withNulls = new Set<string>();
   const readable = r.populated !== false;

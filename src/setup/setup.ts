@@ -8,6 +8,8 @@ import type { CopyMode, JobRow, TableRow } from '../sync/types.js';
 import { createSchemaSql, createTableSql, designTable, type DesignOverrides } from './ddl.js';
 import { discover, type DiscoveredTable } from './discover.js';
 import { readTargetColumns } from './drift.js';
+import type { RedshiftType } from './types.js';
+import { VALUE_POLICIES, valueRules } from '../sync/value-rules.js';
 
 /**
  * `redshift-loader setup --job NAME`: discover the source, print what was chosen and why,
@@ -87,6 +89,7 @@ export async function setupJob(db: pg.ClientBase, job: JobRow, opts: SetupOption
   let redshift: pg.Client | null = null;
   try {
     redshift = await connectRedshift(destUrl);
+    const caseInsensitive = await caseInsensitiveDatabase(redshift);
     const schemas = opts.schemas && opts.schemas.length > 0 ? opts.schemas : ['public'];
     const found = await discover(source, { schemas, include: opts.include, exclude: opts.exclude, fullSyncBelow: opts.fullSyncBelow, deleteCheckMinutes: opts.deleteCheckMinutes });
     const existing = new Map((await meta.listTables(db, job.id)).map((t) => [`${t.sourceSchema}.${t.sourceName}`, t]));
@@ -97,7 +100,7 @@ export async function setupJob(db: pg.ClientBase, job: JobRow, opts: SetupOption
     const report: SetupReport = { ok: true, output: '', tables: [], redshiftStatements: [], metadataStatements: [] };
     const schemasReady = new Set<string>();
     for (const t of found) {
-      const r = await setupTable({ db, sourceTimeZone, redshift, job, t, row: existing.get(`${t.schema}.${t.name}`) ?? null, dryRun: !!opts.dryRun, schemasReady, report, out, log });
+      const r = await setupTable({ db, sourceTimeZone, caseInsensitive, redshift, job, t, row: existing.get(`${t.schema}.${t.name}`) ?? null, dryRun: !!opts.dryRun, schemasReady, report, out, log });
       report.tables.push(r);
       if (r.error) report.ok = false;
     }
@@ -114,10 +117,49 @@ export async function setupJob(db: pg.ClientBase, job: JobRow, opts: SetupOption
   }
 }
 
+/**
+ * Whether the Redshift database compares text case-insensitively (db_collation(),
+ * r_DB_COLLATION.html). Where the function is missing, it does not.
+ */
+async function caseInsensitiveDatabase(rs: pg.ClientBase): Promise<boolean> {
+  try {
+    const r = await rs.query<{ c: string }>('SELECT db_collation() AS c');
+    return r.rows[0]?.c?.trim().toLowerCase() === 'case_insensitive';
+  } catch {
+    return false;
+  }
+}
+
+/** Source and target names with upper-case letters (Redshift folds them unless told not to). */
+function mixedCaseNames(t: DiscoveredTable, target: { schema: string; name: string }): string[] {
+  const names = [t.schema, t.name, target.schema, target.name, ...t.columns.map((c) => c.name)];
+  return [...new Set(names.filter((n) => n !== n.toLowerCase()))];
+}
+
+/**
+ * The columns whose source type allows values the target column cannot hold, by kind
+ * (value-rules.ts): a sync fails on such a value unless tables.value_policies says what
+ * to do with it. Null when there are none.
+ */
+function valueRisks(source: DiscoveredTable['columns'], targets: ReadonlyArray<{ name: string; type: RedshiftType }>): string | null {
+  const rules = valueRules(
+    source.map((c) => ({ name: c.name, type: c.type, notNull: c.notNull })),
+    new Map(targets.map((c) => [c.name, c.type])),
+    {},
+  );
+  if (rules.length === 0) return null;
+  const byKind = new Map<string, string[]>();
+  for (const r of rules) byKind.set(r.kind, [...(byKind.get(r.kind) ?? []), `"${r.column}"`]);
+  const list = [...byKind].map(([kind, cols]) => `${kind} (${VALUE_POLICIES[kind as keyof typeof VALUE_POLICIES].what}): ${cols.join(', ')}`).join('; ');
+  return `these columns can hold values Redshift cannot, and a sync fails on such a value (naming it) unless tables.value_policies says otherwise: ${list}`;
+}
+
 interface TableArgs {
   db: pg.ClientBase;
   /** The source database's default TimeZone (for the note on timestamp updated keys). */
   sourceTimeZone: string;
+  /** The Redshift database compares text case-insensitively. */
+  caseInsensitive: boolean;
   redshift: pg.Client;
   job: JobRow;
   t: DiscoveredTable;
@@ -153,13 +195,23 @@ async function setupTable(a: TableArgs): Promise<TableSetupResult> {
     if (t.deleteDetection) out.push(`  deletes: delete detection ${t.deleteDetectionMinutes === null ? 'on every run' : `every ${t.deleteDetectionMinutes} minutes`}`);
   }
   for (const w of t.warnings) out.push(`  warning: ${w}`);
+  const mixed = mixedCaseNames(t, target);
+  if (mixed.length > 0) {
+    out.push(
+      `  note: mixed-case name(s) ${mixed.map((m) => `"${m}"`).join(', ')} are kept as they are in Redshift: the loader's sessions turn on enable_case_sensitive_identifier; your own queries must too (SET enable_case_sensitive_identifier TO true), or Redshift folds the names to lower case`,
+    );
+  }
   try {
     const exists = (await readTargetColumns(a.redshift, target)).length > 0;
     if (exists) {
       out.push('  target: exists (left as it is; schema drift is handled at sync time)');
     } else {
-      const design = designTable(target, t.columns.map((c) => ({ ...c, formatType: c.type, baseType: c.baseType ?? undefined })), settings, `job "${job.name}", table ${name}`);
+      const design = designTable(target, t.columns.map((c) => ({ ...c, formatType: c.type, baseType: c.baseType ?? undefined })), settings, `job "${job.name}", table ${name}`, {
+        caseInsensitiveDatabase: a.caseInsensitive,
+      });
       for (const c of design.columns) if (c.type.note) out.push(`  column "${c.name}": ${c.type.note}`);
+      const risks = valueRisks(t.columns, design.columns);
+      if (risks) out.push(`  note: ${risks}`);
       for (const n of design.notes) out.push(`  note: ${n}`);
       out.push(
         `  target: ${a.dryRun ? 'would create' : 'creating'} with ${design.distStyle === 'KEY' ? `DISTKEY (${design.distKey})` : `DISTSTYLE ${design.distStyle}`}` +

@@ -34,6 +34,20 @@ export interface PgColumnType {
   kind?: PgTypeKind;
   /** For a domain: format_type of its base type (with the domain's typmod). */
   baseType?: string;
+  /** An unbounded `numeric` column's values, measured by setup (see `NumericProfile`). */
+  numeric?: NumericProfile | null;
+}
+
+/**
+ * What an unbounded `numeric` column holds, measured over (a sample of) its rows: the most
+ * decimals any value needs (min_scale) and the most integer digits, finite values only.
+ */
+export interface NumericProfile {
+  rows: number;
+  scale: number;
+  intDigits: number;
+  /** Values NaN, Infinity or -Infinity seen. */
+  special: number;
 }
 
 /** Redshift type families, used by drift to tell compatible from incompatible changes. */
@@ -53,6 +67,8 @@ export interface RedshiftType {
   keyable: boolean;
   /** Why this choice, when it is not the obvious one (shown by setup). */
   note?: string;
+  /** The source is an unbounded numeric: any NUMERIC target is compatible (each batch is checked, see value-rules.ts). */
+  unbounded?: boolean;
 }
 
 const varchar = (bytes: number, extra: Partial<RedshiftType> = {}): RedshiftType => {
@@ -71,6 +87,30 @@ function numeric(precision: number, scale: number, note?: string): RedshiftType 
 }
 
 /**
+ * An unbounded `numeric`: the NUMERIC that holds every value setup measured (the most
+ * decimals, then the most integer digits), else exact text when no NUMERIC can (more than
+ * 38 digits in all). Never FLOAT. Unmeasured (an empty table, or drift): NUMERIC(38,10).
+ * A later value with more decimals fails its batch (COPY would cut it silently; see
+ * value-rules.ts), and one with more integer digits fails its load.
+ */
+function unboundedNumeric(p: NumericProfile | null): RedshiftType {
+  const fails = 'a later value with more decimals fails its batch rather than being cut (or set value_policies.numeric_digits), one with more integer digits fails its load';
+  if (!p || p.rows === 0 || p.rows === p.special) {
+    const n = numeric(UNBOUNDED_NUMERIC.precision, UNBOUNDED_NUMERIC.scale, `unbounded numeric with no values to measure: NUMERIC(38,10) (28 integer digits, 10 decimals); ${fails}`);
+    return { ...n, unbounded: true };
+  }
+  const special = p.special > 0 ? `; ${p.special} value(s) NaN or Infinity, which no Redshift NUMERIC holds: a sync fails on them unless value_policies.numeric_special is "null"` : '';
+  if (p.scale + p.intDigits > MAX_NUMERIC_PRECISION) {
+    return varchar(MAX_VARCHAR, {
+      unbounded: true,
+      note: `unbounded numeric whose values need ${p.intDigits} integer digits and ${p.scale} decimals (${p.rows} rows measured), more than Redshift's 38: kept as exact text${special}`,
+    });
+  }
+  const n = numeric(MAX_NUMERIC_PRECISION, p.scale, `unbounded numeric: its values (${p.rows} rows measured) have up to ${p.intDigits} integer digits and ${p.scale} decimals, so NUMERIC(38,${p.scale}); ${fails}${special}`);
+  return { ...n, unbounded: true };
+}
+
+/**
  * Maps one source column type. Never throws: an unknown type becomes VARCHAR(65535) with
  * a note, since every Postgres value has a text form that VARCHAR keeps exactly.
  */
@@ -78,7 +118,7 @@ export function mapType(input: PgColumnType | string): RedshiftType {
   const t: PgColumnType = typeof input === 'string' ? { formatType: input } : input;
   const ft = t.formatType.trim();
   if (t.kind === 'd' && t.baseType) {
-    const base = mapType({ formatType: t.baseType });
+    const base = mapType({ formatType: t.baseType, numeric: t.numeric });
     return { ...base, note: `domain ${ft} over ${t.baseType}${base.note ? `; ${base.note}` : ''}` };
   }
   if (ft.endsWith('[]')) {
@@ -107,7 +147,7 @@ export function mapType(input: PgColumnType | string): RedshiftType {
     case 'date':
       return simple('DATE', 'date');
     case 'numeric':
-      return numeric(UNBOUNDED_NUMERIC.precision, UNBOUNDED_NUMERIC.scale, 'unbounded numeric: NUMERIC(38,10) (28 integer digits, 10 decimals; more decimals are rounded, larger values fail the load)');
+      return unboundedNumeric(t.numeric ?? null);
     case 'text':
       return varchar(MAX_VARCHAR);
     case 'character varying':
@@ -258,6 +298,9 @@ export function compatibility(want: RedshiftType, have: RedshiftType): Compatibi
   }
   if (have.family === 'numeric') {
     if (INT_RANK[want.family]) return { ok: true };
+    // Unbounded at the source: whatever NUMERIC the team chose; every batch is checked
+    // for values it cannot keep (value-rules.ts), so nothing is cut silently.
+    if (want.unbounded) return { ok: true };
     if (want.family === 'numeric') {
       const wantInt = (want.precision ?? 38) - (want.scale ?? 0);
       const haveInt = (have.precision ?? 18) - (have.scale ?? 0);

@@ -26,9 +26,12 @@ import {
   planFile,
   planTable,
   seenSettings,
+  valueCheckSql,
   watermarkFromRow,
 } from './plan.js';
 import { hasRowXmin, sourceRelation } from './catalog.js';
+import { parseTargetType } from '../setup/types.js';
+import { tableValueRules } from './value-rules.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -80,7 +83,9 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
             if (target.length === 0) {
               out.push(`-- ERROR: target table ${plan.target.schema}.${plan.target.name} does not exist in Redshift (run: redshift-loader setup --job ${job.name})`);
             } else {
-              const d = planDrift(all, target, { target: plan.target, overrides: t, jobName: job.name, sourceName: name });
+              const d = planDrift(all, target, { target: plan.target, overrides: t, jobName: job.name, sourceName: name, knownAttnums: t.sourceAttnums ?? null });
+              // Values Redshift cannot hold: the extract's SELECT under the table's value policies.
+              plan = { ...plan, valueRules: tableValueRules(plan.columns, new Map(target.map((c) => [c.name, parseTargetType(c.type)])), t.valuePolicies, plan.primaryKey, where) };
               for (const p of d.problems) out.push(`-- ERROR: ${p}`);
               if (d.statements.length > 0) {
                 out.push('-- schema drift: on Redshift, before the first batch:', ...d.statements.map((s) => `${s};`));
@@ -125,6 +130,8 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
           } else {
             out.push(`${q.countSql};`, `${q.copySql};`, `-- the stream is cut into files of about ${perFile} rows at record boundaries`);
           }
+          const check = valueCheckSql(plan, wm);
+          if (check) out.push('-- values Redshift cannot hold: counted (and refused, for a kind Redshift would take silently) over the batch\'s rows', `${check};`);
           out.push('COMMIT;', '-- on Redshift:');
           // The run's fencing token is its table claim's; each writing transaction checks it.
           const fence = new Fence(plan.target, Number.NaN, 'dry-run');

@@ -44,6 +44,8 @@ import {
   type TablePlan,
 } from './plan.js';
 import type { JobRow, TableRow, Watermark } from './types.js';
+import { checkBatchValues } from './value-check.js';
+import { policyHint, tableValueRules } from './value-rules.js';
 
 export interface SyncDeps {
   env: Env;
@@ -219,7 +221,7 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
   const s3 = deps.s3 ?? createS3Client(deps.env);
   let s3RunPrefix: string | null = null;
   let bucket: string | null = null;
-  const progress = { rows: 0, changed: 0, reread: 0, bytes: 0, files: 0, batches: 0 };
+  const progress = { rows: 0, changed: 0, reread: 0, bytes: 0, files: 0, batches: 0, valuesChanged: {} as Record<string, number> };
   let deleted: number | null = null;
   let plan: TablePlan | null = null;
   let fence: Fence | null = null;
@@ -261,12 +263,15 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
       jobName: job.name,
       log,
       onResync: () => meta.resetWatermark(db, table.id),
+      knownAttnums: table.sourceAttnums ?? null,
     });
+    await meta.recordSourceAttnums(db, table.id, Object.fromEntries(allColumns.filter((c) => c.attnum !== undefined).map((c) => [c.name, c.attnum!])));
     if (drift.resync) {
       table = { ...table, maxPrimaryKey: null, maxPrimaryKeyJson: null, maxUpdatedKey: null, watermarkSnapshot: null };
       log.warn({ statements: drift.statements }, 'schema drift: new column(s) added to the target; resyncing the table to backfill them');
     }
-    await load.checkTarget(conns.redshift, plan, where);
+    const targetTypes = await load.checkTarget(conns.redshift, plan, where);
+    plan = { ...plan, valueRules: tableValueRules(plan.columns, targetTypes, table.valuePolicies, plan.primaryKey, where) };
     const stored = watermarkFromRow(table, plan, job.name);
     // This run owns the target from here on, in Redshift too (fence.ts); then what crashed
     // runs of this table left behind is removed: swap tables and staging files.
@@ -330,6 +335,8 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
       progress.bytes += r.rawBytes;
       progress.files += r.files;
       progress.batches += 1;
+      for (const [k, v] of Object.entries(r.valuesChanged)) progress.valuesChanged[k] = (progress.valuesChanged[k] ?? 0) + v;
+      if (Object.keys(r.valuesChanged).length > 0) log.warn({ batch, valuesChanged: r.valuesChanged, valuePolicies: table.valuePolicies }, 'value policies changed values Redshift cannot hold (counted in sync_runs.values_changed)');
       if (plan.mode !== 'FULL_DATA_SYNC') {
         const next = durableWatermark(plan, r.last, r.cap, r.lastAtOrAfterCap);
         const seenNext = runXmin !== null ? { xmin: runXmin, from: runFrom, upTo: [r.last.updatedKey!, ...r.last.primaryKey!] } : null;
@@ -497,6 +504,8 @@ interface BatchResult {
   snapshotXmin: string | null;
   /** Rows of the overlap window that an earlier run had loaded (null: not counted). */
   overlapLoaded: number | null;
+  /** Values the table's value policies changed in this batch, per "kind:column". */
+  valuesChanged: Record<string, number>;
 }
 
 /**
@@ -543,6 +552,7 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
   let lastAtOrAfterCap = false;
   let snapshotXmin: string | null = null;
   let overlapLoaded: number | null = null;
+  let valuesChanged: Record<string, number> = {};
   let extracted;
   // One REPEATABLE READ snapshot for the count, the open-transaction cap and the COPY.
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -579,7 +589,7 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
     }
     if (empty) {
       await src.query('COMMIT');
-      return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded };
+      return { rows: 0, rawBytes: 0, files: 0, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded, valuesChanged: {} };
     }
     // No abort signal inside the extract: it is bounded by row_limit, and cutting a COPY TO
     // mid-stream would leave the source session busy. The abort is checked right after.
@@ -606,6 +616,9 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
     } else {
       extracted = await extractToS3({ ...common, copySql: q.copySql!, rowsPerFile: batchRowsPerFile(n, plan.chunkSize, a.deps.env.REDSHIFT_SLICES) });
     }
+    // Values Redshift cannot hold: refused (a kind Redshift would take silently) or counted
+    // (a policy changed them), over the batch's rows in its snapshot.
+    valuesChanged = await checkBatchValues(src, plan, a.from, scan ? [...(last.updatedKey !== null ? [last.updatedKey] : []), ...(last.primaryKey ?? [])] : null, seen, a.where);
     await src.query('COMMIT');
   } catch (err) {
     await src.query('ROLLBACK').catch(() => undefined);
@@ -662,7 +675,8 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
     if (err instanceof SyncAbortedError || err instanceof load.LoadError || err instanceof FenceError) throw err;
     const details = await load.describeLoadErrors(conns.redshift, s3Url(a.bucket, batchPrefix));
     const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(`${batchWhere} load failed: ${msg}${details ? ` -- ${details}` : ''}`);
+    const hint = details ? policyHint(plan.valueRules ?? [], details.columns) : '';
+    throw new Error(`${batchWhere} load failed: ${msg}${details ? ` -- ${details.text}` : ''}${hint}`);
   }
   const seconds = (Date.now() - t0) / 1000;
   log.info(
@@ -680,7 +694,7 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
     'batch loaded',
   );
   await deletePrefix(a.s3, a.bucket, `${batchPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete batch files'));
-  return { rows: n, rawBytes: extracted.rawBytes, files: extracted.files.length, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded };
+  return { rows: n, rawBytes: extracted.rawBytes, files: extracted.files.length, last, cap, lastAtOrAfterCap, snapshotXmin, overlapLoaded, valuesChanged };
 }
 
 async function hasNullKey(src: pg.ClientBase, plan: TablePlan, column: string): Promise<boolean> {

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
 import * as sql from '../redshift/sql.js';
+import { qualify } from '../sql/quote.js';
 import { readGrants } from '../redshift/privileges.js';
 import type { TableRef, CopyAuth } from '../redshift/sql.js';
-import { mapType } from '../setup/types.js';
+import { mapType, parseTargetType, type RedshiftType } from '../setup/types.js';
 import type { Compression } from './compress.js';
 import { type Fence, type Step } from './fence.js';
 import type { TablePlan } from './plan.js';
@@ -147,17 +148,27 @@ export interface LoadErrorRow {
 }
 
 /** Reads stl_load_errors for this batch's files and describes them in one message. */
-export async function describeLoadErrors(rs: pg.ClientBase, filePrefixUrl: string): Promise<string | null> {
-  try {
-    const r = await rs.query<LoadErrorRow>(sql.recentLoadErrors(), [`${filePrefixUrl}%`]);
-    if (r.rowCount === 0) return null;
-    return r.rows
-      .slice(0, 3)
-      .map((e) => `file ${e.filename} line ${e.line_number} column "${e.colname}" (${e.type}) value ${JSON.stringify(e.raw_field_value)}: ${e.err_reason} (error ${e.err_code})`)
-      .join('; ');
-  } catch {
-    return null;
+export async function describeLoadErrors(rs: pg.ClientBase, filePrefixUrl: string): Promise<{ text: string; columns: string[] } | null> {
+  // stl_load_errors on a provisioned cluster; Redshift Serverless shows its loads only in
+  // sys_load_error_detail (and a provisioned cluster has both).
+  for (const q of [sql.recentLoadErrors(), sql.recentLoadErrorsSys()]) {
+    try {
+      const r = await rs.query<LoadErrorRow>(q, [`${filePrefixUrl}%`]);
+      if (r.rowCount === 0) continue;
+      const columns = [...new Set(r.rows.map((e) => e.colname))];
+      const text = r.rows
+        .slice(0, 3)
+        .map(
+          (e) =>
+            `file ${e.filename} line ${e.line_number} column "${e.colname}" (${e.type})${e.raw_field_value === null ? '' : ` value ${JSON.stringify(e.raw_field_value)}`}: ${e.err_reason} (error ${e.err_code})`,
+        )
+        .join('; ');
+      return { text, columns };
+    } catch {
+      // the view does not exist here, or the user may not read it: try the next
+    }
   }
+  return null;
 }
 
 async function runStep(rs: pg.ClientBase, step: Step): Promise<void> {
@@ -194,8 +205,11 @@ export async function runTransaction(rs: pg.ClientBase, steps: Step[], retry: Re
   }
 }
 
-/** Checks the target exists and has every source column; returns the target's columns. */
-export async function checkTarget(rs: pg.ClientBase, plan: TablePlan, where: string): Promise<void> {
+/**
+ * Checks the target exists, has every source column and compares its key columns
+ * case-sensitively; returns the target's column types.
+ */
+export async function checkTarget(rs: pg.ClientBase, plan: TablePlan, where: string): Promise<Map<string, RedshiftType>> {
   const r = await rs.query<{ name: string; type: string }>(sql.targetColumns(), [plan.target.schema, plan.target.name]);
   if (r.rowCount === 0) {
     throw new LoadError(`${where}: target table ${plan.target.schema}.${plan.target.name} does not exist in Redshift (create it, or run setup)`);
@@ -205,6 +219,32 @@ export async function checkTarget(rs: pg.ClientBase, plan: TablePlan, where: str
   if (missing.length > 0) {
     throw new LoadError(
       `${where}: target table ${plan.target.schema}.${plan.target.name} lacks source column(s) ${missing.map((m) => `"${m}"`).join(', ')}; add them (ALTER TABLE ... ADD COLUMN) or exclude them`,
+    );
+  }
+  await checkKeyCollation(rs, plan, where);
+  return new Map(r.rows.map((c) => [c.name, parseTargetType(c.type)]));
+}
+
+/**
+ * A key column with a case-insensitive collation (a CASE_INSENSITIVE database, or the
+ * column's own COLLATE) makes 'Abc' and 'abc' one key in the merge, the key check and
+ * delete detection: rows would replace or delete each other. Refused.
+ */
+async function checkKeyCollation(rs: pg.ClientBase, plan: TablePlan, where: string): Promise<void> {
+  if (plan.primaryKey.length === 0) return;
+  let rows: Array<{ name: string; collation: string | null }>;
+  try {
+    rows = (await rs.query<{ name: string; collation: string | null }>(sql.targetCollations(), [plan.target.schema, plan.target.name])).rows;
+  } catch (e) {
+    if ((e as { code?: string }).code === '42P01') return; // no svv_columns: no collations
+    throw e;
+  }
+  const ci = rows.filter((c) => plan.primaryKey.includes(c.name) && (c.collation ?? '').trim().toLowerCase() === 'case_insensitive').map((c) => c.name);
+  if (ci.length > 0) {
+    const t = qualify(plan.target.schema, plan.target.name);
+    throw new LoadError(
+      `${where}: key column(s) ${ci.map((c) => `"${c}"`).join(', ')} of ${plan.target.schema}.${plan.target.name} compare case-insensitively in Redshift (collation case_insensitive), so keys such as 'Abc' and 'abc' would replace or delete each other's rows; ` +
+        `recreate the target with those columns declared COLLATE CASE_SENSITIVE (e.g. drop ${t} and run setup, which does so), or sync into a case-sensitive database`,
     );
   }
 }

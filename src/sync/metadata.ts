@@ -36,7 +36,7 @@ const TABLE_COLUMNS = `id, job_id AS "jobId", source_schema AS "sourceSchema", s
   (delete_detection AND (coalesce(delete_detection_minutes, 0) = 0 OR deletes_checked_at IS NULL
     OR deletes_checked_at <= now() - make_interval(mins => delete_detection_minutes))) AS "deletesDue",
   updated_key_time_zone AS "updatedKeyTimeZone", allow_duplicate_keys AS "allowDuplicateKeys",
-  ${VALID_WATERMARK_SNAPSHOT} AS "watermarkSnapshot"`;
+  ${VALID_WATERMARK_SNAPSHOT} AS "watermarkSnapshot", source_attnums AS "sourceAttnums", value_policies AS "valuePolicies"`;
 
 export async function getJobByName(db: pg.ClientBase, name: string): Promise<JobRow> {
   const r = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE name = $1`, [name]);
@@ -102,6 +102,11 @@ export async function resetWatermark(db: pg.ClientBase, tableId: number): Promis
   await db.query('UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL WHERE id = $1', [tableId]);
 }
 
+/** Remembers the source columns' attnums (schema drift compares them next time). */
+export async function recordSourceAttnums(db: pg.ClientBase, tableId: number, attnums: Record<string, number>): Promise<void> {
+  await db.query('UPDATE tables SET source_attnums = $2 WHERE id = $1 AND source_attnums IS DISTINCT FROM $2::jsonb', [tableId, JSON.stringify(attnums)]);
+}
+
 /** Records a finished delete detection. */
 export async function recordDeleteCheck(db: pg.ClientBase, tableId: number, removed: number): Promise<void> {
   await db.query('UPDATE tables SET deletes_checked_at = now(), deletes_removed = $2 WHERE id = $1', [tableId, removed]);
@@ -152,14 +157,16 @@ export interface RunProgress {
   files: number;
   batches: number;
   after: Watermark;
+  /** Values a value policy changed, per "kind:column" (see value-rules.ts). */
+  valuesChanged: Record<string, number>;
 }
 
 export async function updateRun(db: pg.ClientBase, runId: string, p: RunProgress): Promise<void> {
   const [pk, uk] = wmParams(p.after);
   await db.query(
     `UPDATE sync_runs SET rows = $2, bytes = $3, files = $4, batches = $5, max_primary_key_after = $6::jsonb, max_updated_key_after = $7::timestamptz,
-       rows_changed = $8, rows_reread = $9 WHERE id = $1`,
-    [runId, p.rows, p.bytes, p.files, p.batches, pk, uk, p.changed, p.reread],
+       rows_changed = $8, rows_reread = $9, values_changed = $10::jsonb WHERE id = $1`,
+    [runId, p.rows, p.bytes, p.files, p.batches, pk, uk, p.changed, p.reread, Object.keys(p.valuesChanged).length ? JSON.stringify(p.valuesChanged) : null],
   );
 }
 

@@ -1,6 +1,7 @@
 import { qualify, quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
 import { copyToStdoutSql } from './encoding.js';
 import type { CopyMode, SeenRecord, SourceColumn, TableRow, Watermark } from './types.js';
+import { ruleLabel, rulesToCheck, selectExpr, type ValueRule } from './value-rules.js';
 
 /**
  * The extract planner: pure. From a tables row, the source catalog and a watermark it
@@ -34,6 +35,11 @@ export interface TablePlan {
    * had already read, which this run's scans skip (see `seenFilterSql`).
    */
   seen?: SeenRecord | null;
+  /**
+   * Set per run from the target's column types and tables.value_policies: the values
+   * Redshift cannot hold and what the extract does with them (see value-rules.ts).
+   */
+  valueRules?: ValueRule[];
 }
 
 export interface PlanDefaults {
@@ -379,7 +385,41 @@ export function batchKeysFromRows(plan: TablePlan, rows: ReadonlyArray<Record<st
 }
 
 function selectList(plan: TablePlan): string {
-  return plan.columns.map((c) => quoteIdent(c.name)).join(', ');
+  return plan.columns.map((c) => selectExpr(c.name, plan.valueRules ?? [])).join(', ');
+}
+
+/**
+ * Counts, in the batch's snapshot, the rows of one batch that each checked value rule is
+ * about (`rulesToCheck`): the rows after LO up to and including HI (the batch's first
+ * and last keys, as for its files), or the whole table when it has no key. Columns are
+ * r0, r1, ... in the order of `rulesToCheck(plan.valueRules)`. Null: nothing to check.
+ */
+export function valueCheckSql(plan: TablePlan, from: Watermark): string | null {
+  const rules = rulesToCheck(plan.valueRules ?? []);
+  if (rules.length === 0) return null;
+  const counts = rules.map((r, i) => `count(*) FILTER (WHERE ${r.cond})::bigint AS r${i}`).join(',\n  ');
+  return `SELECT ${counts}\nFROM ${qualify(plan.source.schema, plan.source.name)}${batchWhere(plan, from)}`;
+}
+
+/** One row a value rule is about, in the batch (see valueCheckSql): its key and the value as text. */
+export function valueExampleSql(plan: TablePlan, from: Watermark, rule: ValueRule): string {
+  const key = plan.primaryKey.map((c, i) => `${quoteIdent(c)}::text AS k${i}`);
+  const cond = batchWhere(plan, from);
+  return `SELECT ${[...key, `${quoteIdent(rule.column)}::text AS v`].join(', ')}\nFROM ${qualify(plan.source.schema, plan.source.name)}${cond ? `${cond}\n  AND` : '\nWHERE'} ${rule.cond}\nLIMIT 1`;
+}
+
+/** The batch's rows as a WHERE clause (empty for a table without a key: all of it). */
+function batchWhere(plan: TablePlan, from: Watermark): string {
+  if (plan.keysetColumns.length === 0) return '';
+  const conds = [...scanConditions(plan, from, LO_SETTING), tupleCompare(plan, '<=', HI_SETTING)];
+  return `\nWHERE ${conds.join('\n  AND ')}`;
+}
+
+/** Reads valueCheckSql's row as {label: count} for the rules whose count is not zero. */
+export function valueCounts(plan: TablePlan, row: Record<string, unknown>): Array<{ rule: ValueRule; label: string; count: number }> {
+  return rulesToCheck(plan.valueRules ?? [])
+    .map((rule, i) => ({ rule, label: ruleLabel(rule), count: Number(row[`r${i}`] ?? 0) }))
+    .filter((c) => c.count > 0);
 }
 
 export function planBatch(plan: TablePlan, from: Watermark): BatchQuery {

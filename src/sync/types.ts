@@ -56,6 +56,10 @@ export interface TableRow {
   allowDuplicateKeys?: boolean;
   /** What the last run had already read, when it is valid for the stored watermark. */
   watermarkSnapshot?: SeenRecord | null;
+  /** The source columns' attnums as the last sync saw them (schema drift follows columns by identity). */
+  sourceAttnums?: Record<string, number> | null;
+  /** What a sync does with values Redshift cannot hold, per kind (see value-rules.ts); validated per run. */
+  valuePolicies?: unknown;
 }
 
 /**

@@ -324,7 +324,7 @@ describe('Redshift double: COPY from S3', () => {
       await blocker.query('BEGIN');
       await blocker.query('LOCK big');
       const running = errorOf(victim, `COPY big FROM '${key}' ${auth()} CSV`);
-      await waitFor(async () => (await rows<{ n: number }>(c, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE 'COPY%big%'`))[0]!.n > 0);
+      await waitFor(async () => (await rows<{ n: number }>(c, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE 'COPY%big%' AND datname = current_database()`))[0]!.n > 0);
       await sendCancel(url, victim);
       const e = await running;
       expect(e.code).toBe('57014');

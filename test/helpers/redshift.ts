@@ -25,7 +25,11 @@ export const targetDescription = realRedshiftConfigured()
   ? 'real Redshift (REDSHIFT_TEST_URL)'
   : 'the Redshift double (set REDSHIFT_TEST_URL, REDSHIFT_TEST_IAM_ROLE and REDSHIFT_TEST_S3_BUCKET to run against a real cluster)';
 
-export async function redshiftTarget(prefix: string): Promise<RedshiftTarget> {
+/**
+ * A fresh target schema. `flavor: 'serverless'` uses the double's Redshift Serverless
+ * endpoint (SNAPSHOT isolation, no STL views); against a real cluster it is ignored.
+ */
+export async function redshiftTarget(prefix: string, opts: { flavor?: 'provisioned' | 'serverless' } = {}): Promise<RedshiftTarget> {
   const schema = `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
   if (realRedshiftConfigured()) {
     const url = process.env.REDSHIFT_TEST_URL!;
@@ -41,9 +45,10 @@ export async function redshiftTarget(prefix: string): Promise<RedshiftTarget> {
   }
   const s = stackEnv();
   const db = await freshDatabase(prefix);
-  await runOn(db.redshiftUrl, `CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
+  const url = opts.flavor === 'serverless' ? db.serverlessUrl : db.redshiftUrl;
+  await runOn(url, `CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
   return {
-    url: db.redshiftUrl,
+    url,
     schema,
     iamRole: s.REDSHIFT_IAM_ROLE,
     real: false,

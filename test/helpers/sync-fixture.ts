@@ -30,10 +30,10 @@ export interface SyncFixture {
   close(): Promise<void>;
 }
 
-export async function syncFixture(prefix: string, envOverrides: Record<string, string> = {}): Promise<SyncFixture> {
+export async function syncFixture(prefix: string, envOverrides: Record<string, string> = {}, opts: { flavor?: 'provisioned' | 'serverless' } = {}): Promise<SyncFixture> {
   const metaUrl = await freshMetadataDb();
   const source = await freshDatabase(`${prefix}_src`);
-  const target = await redshiftTarget(prefix);
+  const target = await redshiftTarget(prefix, opts);
   const jobName = `${prefix}_job`;
   const srcVar = `RL_TEST_SRC_${prefix.toUpperCase()}`;
   const dstVar = `RL_TEST_DST_${prefix.toUpperCase()}`;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createTableSql, designTable, DesignError } from '../../src/setup/ddl.js';
 import { chooseCopyMode, clockAssignments, isBookkeepingTable, looksLikeUpdatedKey, matchesAnyGlob, updatedKeyCandidates, type DiscoveredColumn } from '../../src/setup/discover.js';
-import { constantDefault, planDrift } from '../../src/setup/drift.js';
+import { missingValueDefault, planDrift } from '../../src/setup/drift.js';
 import { afterKeySql, bucketSummarySql, deleteKeysSql, hexSliceSql, missingAtSourceSql } from '../../src/setup/delete-detection.js';
 import { grantsSql } from '../../src/setup/grants.js';
 import { compatibility, mapType, parseTargetType } from '../../src/setup/types.js';
@@ -236,13 +236,13 @@ describe('target design', () => {
 
 describe('drift planning', () => {
   const target = { schema: 's', name: 'T' };
-  it('adds new columns (resync unless a constant default), widens sized varchars, flags incompatible changes', () => {
+  it('adds new columns (resync unless the rows\' missing value is known), widens sized varchars, flags incompatible changes', () => {
     const p = planDrift(
       [
         { name: 'id', type: 'integer', notNull: true },
         { name: 'name', type: 'character varying(50)', notNull: false },
         { name: 'extra', type: 'text', notNull: false },
-        { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'false' },
+        { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'true', missing: { value: 'f' } },
         { name: 'code', type: 'text', notNull: false },
       ],
       [
@@ -262,17 +262,26 @@ describe('drift planning', () => {
     expect(p.problems).toHaveLength(1);
     expect(p.problems[0]).toMatch(/^job "j", table public\.t: column "code" changed at the source to text \(Redshift VARCHAR\(65535\)\) but the target s\.T has integer/);
     expect(p.problems[0]).toMatch(/drop or rename s\.T, run redshift-loader setup --job j /);
-    const q = planDrift([{ name: 'id', type: 'integer', notNull: true }, { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'true' }], [{ name: 'id', type: 'integer' }], { target });
-    expect(q).toMatchObject({ resync: false, problems: [] });
+    const q = planDrift([{ name: 'id', type: 'integer', notNull: true }, { name: 'flag', type: 'boolean', notNull: true, defaultExpr: 'true', missing: { value: 't' } }], [{ name: 'id', type: 'integer' }], { target });
+    expect(q).toMatchObject({ resync: false, problems: [], statements: ['ALTER TABLE "s"."T" ADD COLUMN "flag" BOOLEAN DEFAULT true'] });
+    // The current default says nothing about existing rows: only the missing value does.
+    const later = planDrift([{ name: 'id', type: 'integer', notNull: true }, { name: 'x', type: 'integer', notNull: false, defaultExpr: '5' }], [{ name: 'id', type: 'integer' }], { target });
+    expect(later).toMatchObject({ resync: true, statements: ['ALTER TABLE "s"."T" ADD COLUMN "x" INTEGER'] });
+    // A column whose attnum changed was dropped and added again.
+    const readded = planDrift([{ name: 'id', type: 'integer', notNull: true, attnum: 1 }, { name: 'z', type: 'text', notNull: false, attnum: 4 }], [{ name: 'id', type: 'integer' }, { name: 'z', type: 'character varying(65535)' }], { target, knownAttnums: { id: 1, z: 2 } });
+    expect(readded).toMatchObject({ resync: true, statements: [] });
+    expect(readded.notes).toEqual(['column "z" was dropped and added again at the source (attnum 2 -> 4): the target\'s old values do not hold, so the table is resynced']);
   });
 
-  it('only treats constants as defaults Redshift can fill', () => {
-    expect(constantDefault('0')).toBe('0');
-    expect(constantDefault("'new'::text")).toBe("'new'");
-    expect(constantDefault("'new'::character varying")).toBe("'new'");
-    expect(constantDefault('now()')).toBeNull();
-    expect(constantDefault("nextval('s'::regclass)")).toBeNull();
-    expect(constantDefault(null)).toBeNull();
+  it('writes the missing value as a literal of the target type, or says it is not known', () => {
+    const col = (value: string | null, type = 'integer') => ({ name: 'c', type, notNull: false, missing: { value } });
+    expect(missingValueDefault(col('0'), mapType('integer'))).toBe('0');
+    expect(missingValueDefault(col('-1.50', 'numeric(5,2)'), mapType('numeric(5,2)'))).toBe('-1.50');
+    expect(missingValueDefault(col("it's"), mapType('text'))).toBe("'it''s'");
+    expect(missingValueDefault(col('2024-01-01 00:00:00+00', 'timestamp with time zone'), mapType('timestamptz'))).toBe("'2024-01-01 00:00:00+00'");
+    expect(missingValueDefault(col(null), mapType('integer'))).toBe('');
+    expect(missingValueDefault(col('{"a": 1}', 'jsonb'), mapType('jsonb'))).toBeNull();
+    expect(missingValueDefault({ name: 'c', type: 'integer', notNull: false }, mapType('integer'))).toBeNull();
   });
 });
 
