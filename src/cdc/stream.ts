@@ -1,0 +1,204 @@
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import type { Logger } from '../log.js';
+import { CollapseError, TableBatch, type Value } from './collapse.js';
+import { compareLsn, formatLsn, isApplied, lsnToBigInt, type Position } from './lsn.js';
+import { explainSourceError, replicationConfig } from './slot.js';
+
+/**
+ * One bounded batch of the job's change stream, read with pg-logical-replication's
+ * pgoutput client on a replication session of its own (opened per batch, closed before the
+ * batch is applied: nothing is confirmed on it, so the slot moves only by `confirmSlot`
+ * after Redshift has committed).
+ *
+ * The batch ends:
+ * - at the run's marker (a transaction that committed after the run's marker message: the
+ *   run has drained everything committed before it started), `caughtUp`;
+ * - when it holds `maxRows` changes or `maxBytes` of values, possibly inside a transaction
+ *   (the next batch resumes after the last change taken: `position`);
+ * - before a change whose relation announces a column the plan does not know (`drift`).
+ * Changes at or before `from` (applied by an earlier batch or run) are skipped.
+ */
+export interface StreamTable {
+  /** schema.name at the source. */
+  name: string;
+  batch: TableBatch;
+  /** Every source column the plan was made from (a column beyond them is schema drift). */
+  knownColumns: ReadonlySet<string>;
+}
+
+export interface DrainOptions {
+  sourceUrl: string;
+  slot: string;
+  publication: string;
+  from: Position;
+  /** LSN of this run's marker message and its content. */
+  marker: { lsn: string; content: string };
+  maxRows: number;
+  maxBytes: number;
+  /** Tables by schema.name; their batches are filled. */
+  tables: Map<string, StreamTable>;
+  /** The slot's confirmed position, sent back when the server asks for a status (never more). */
+  confirmed: string;
+  log: Logger;
+  where: string;
+  /**
+   * Test pause point (REDSHIFT_LOADER_TEST_PAUSE_AT=drain): called once the first change is
+   * taken; the batch then never ends (the stream stays open) until the process is killed.
+   */
+  freezeAfterFirstChange?: () => void;
+}
+
+export interface DrainResult {
+  /** Changes taken into the batches. */
+  changes: number;
+  bytes: number;
+  /** The last change taken (or `from`). */
+  position: Position;
+  /** End LSN of the last whole transaction read (the slot may be confirmed up to it once applied). */
+  confirmLsn: string | null;
+  caughtUp: boolean;
+  /** The table whose relation announced an unknown column (schema drift), if that ended the batch. */
+  drift: string | null;
+}
+
+/** pgoutput's text values as they come (the library would parse dates and numbers into JavaScript types). */
+class TextPgoutputPlugin extends PgoutputPlugin {
+  override parse(buffer: Buffer): Pgoutput.Message {
+    const msg = super.parse(buffer);
+    if (msg.tag === 'relation') for (const c of msg.columns) c.parser = (raw: unknown) => raw;
+    return msg;
+  }
+}
+
+type Row = Record<string, unknown> | null;
+
+export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
+  const service = new LogicalReplicationService(replicationConfig(o.sourceUrl, 'redshift-loader cdc'), {
+    // Never acknowledge on our own: the slot is confirmed only after Redshift has committed.
+    acknowledge: { auto: false, timeoutSeconds: 0 },
+  });
+  const plugin = new TextPgoutputPlugin({ protoVersion: 1, publicationNames: [o.publication], messages: true });
+  const res: DrainResult = { changes: 0, bytes: 0, position: o.from, confirmLsn: null, caughtUp: false, drift: null };
+  const markerLsn = lsnToBigInt(o.marker.lsn);
+  let txn: { lsn: string; index: number; afterMarker: boolean; taken: number } | null = null;
+  let done = false;
+  let firstSeen = false;
+  let frozen = false;
+  let resolveDone!: (err: unknown) => void;
+  const finished = new Promise<unknown>((r) => (resolveDone = r));
+  const stop = (err: unknown = null) => {
+    if (done) return;
+    done = true;
+    resolveDone(err);
+  };
+  const full = () => res.changes >= o.maxRows || res.bytes >= o.maxBytes;
+
+  const values = (t: StreamTable, rel: Pgoutput.MessageRelation, row: Row): Value[] => {
+    const present = new Set(rel.columns.map((c) => c.name));
+    return t.batch.spec.columns.map((c) => {
+      if (!present.has(c) || !row) return null;
+      const v = row[c];
+      if (v === undefined) return undefined;
+      if (v === null) return null;
+      res.bytes += (v as string).length;
+      return v as string;
+    });
+  };
+
+  const onData = (_lsn: string, msg: Pgoutput.Message) => {
+    if (done || frozen) return;
+    switch (msg.tag) {
+      case 'begin': {
+        const lsn = msg.commitLsn!;
+        txn = { lsn, index: 0, afterMarker: lsnToBigInt(lsn) > markerLsn, taken: 0 };
+        return;
+      }
+      case 'commit': {
+        if (!txn) return;
+        const t: { lsn: string; afterMarker: boolean; taken: number } = txn;
+        txn = null;
+        res.confirmLsn = msg.commitEndLsn;
+        if (compareLsn(t.lsn, res.position.lsn) > 0) res.position = { lsn: t.lsn, changes: -1 };
+        if (t.afterMarker) {
+          // The marker's own transaction (or one with no change for us) after the run began: caught up.
+          res.caughtUp = true;
+          return stop();
+        }
+        if (full()) return stop();
+        return;
+      }
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate': {
+        if (!txn) return;
+        const cur: { lsn: string; index: number; afterMarker: boolean; taken: number } = txn;
+        if (cur.afterMarker) {
+          // A change committed after this run began: the next run takes it.
+          res.caughtUp = true;
+          return stop();
+        }
+        cur.index++;
+        if (isApplied(o.from, cur.lsn, cur.index)) return;
+        if (msg.tag === 'truncate') {
+          for (const rel of msg.relations) o.tables.get(`${rel.schema}.${rel.name}`)?.batch.truncate();
+        } else {
+          const t = o.tables.get(`${msg.relation.schema}.${msg.relation.name}`);
+          if (t) {
+            const unknown = msg.relation.columns.find((c) => !t.knownColumns.has(c.name));
+            if (unknown) {
+              cur.index--;
+              res.drift = t.name;
+              return stop();
+            }
+            if (msg.tag === 'insert') t.batch.insert(values(t, msg.relation, msg.new));
+            else if (msg.tag === 'delete') t.batch.delete(values(t, msg.relation, msg.old ?? msg.key));
+            else {
+              const old = msg.old ?? msg.key;
+              t.batch.update(old ? values(t, msg.relation, old) : null, values(t, msg.relation, msg.new));
+            }
+          }
+        }
+        res.changes++;
+        cur.taken++;
+        res.position = { lsn: cur.lsn, changes: cur.index };
+        if (!firstSeen && o.freezeAfterFirstChange) {
+          firstSeen = true;
+          frozen = true;
+          o.freezeAfterFirstChange();
+          return;
+        }
+        if (full()) stop();
+        return;
+      }
+      default:
+        return; // relation, type, origin, message: the parser keeps what it needs
+    }
+  };
+
+  service.on('data', (lsn: string, msg: Pgoutput.Message) => {
+    try {
+      onData(lsn, msg);
+    } catch (err) {
+      stop(err);
+    }
+  });
+  service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+    // The server asks for a status: report the slot's confirmed position, nothing newer
+    // (the library reports LSN + 1, hence one less).
+    if (shouldRespond) void service.acknowledge(formatLsn(lsnToBigInt(o.confirmed) - 1n)).catch(() => undefined);
+  });
+  service.on('error', (err: Error) => stop(err));
+  const subscribed = service.subscribe(plugin, o.slot).then(
+    () => stop(new Error('the source ended the replication stream')),
+    (err: unknown) => stop(err),
+  );
+  const err = await finished;
+  await service.destroy().catch(() => undefined);
+  await subscribed.catch(() => undefined);
+  if (err) {
+    if (err instanceof CollapseError) throw err;
+    throw explainSourceError(err, o.where, o.slot);
+  }
+  return res;
+}
