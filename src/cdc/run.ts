@@ -346,6 +346,7 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
     total += r.changes;
     streamPos = r.position;
     await pausePoint('before-confirm');
+    log.trace({ confirm: r.confirmLsn }, 'cdc confirming');
     if (r.confirmLsn) await confirmSlot(c.src, names.slot, r.confirmLsn, c.where);
     if (r.drift) {
       const t = live.find((x) => x.name === r.drift)!;

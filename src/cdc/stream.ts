@@ -1,7 +1,7 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
 import type { Logger } from '../log.js';
 import { CollapseError, TableBatch, type Value } from './collapse.js';
-import { compareLsn, formatLsn, isApplied, lsnToBigInt, type Position } from './lsn.js';
+import { compareLsn, formatLsn, isApplied, lsnToBigInt, normalizeLsn, type Position } from './lsn.js';
 import { explainSourceError, replicationConfig } from './slot.js';
 
 /**
@@ -109,15 +109,16 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
     if (done || frozen) return;
     switch (msg.tag) {
       case 'begin': {
-        const lsn = msg.commitLsn!;
-        txn = { lsn, index: 0, afterMarker: lsnToBigInt(lsn) > markerLsn, taken: 0 };
+        const lsn = normalizeLsn(msg.commitLsn!);
+        // pg_logical_emit_message returns the end of its record: the marker transaction commits at or after it.
+        txn = { lsn, index: 0, afterMarker: lsnToBigInt(lsn) >= markerLsn, taken: 0 };
         return;
       }
       case 'commit': {
         if (!txn) return;
         const t: { lsn: string; afterMarker: boolean; taken: number } = txn;
         txn = null;
-        res.confirmLsn = msg.commitEndLsn;
+        res.confirmLsn = msg.commitEndLsn ? normalizeLsn(msg.commitEndLsn) : res.confirmLsn;
         if (compareLsn(t.lsn, res.position.lsn) > 0) res.position = { lsn: t.lsn, changes: -1 };
         if (t.afterMarker) {
           // The marker's own transaction (or one with no change for us) after the run began: caught up.
@@ -177,6 +178,7 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
   };
 
   service.on('data', (lsn: string, msg: Pgoutput.Message) => {
+    o.log.trace({ lsn, tag: msg.tag }, 'cdc stream message');
     try {
       onData(lsn, msg);
     } catch (err) {
@@ -184,6 +186,7 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
     }
   });
   service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
+    o.log.trace({ lsn: _lsn, shouldRespond }, 'cdc stream keepalive');
     // The server asks for a status: report the slot's confirmed position, nothing newer
     // (the library reports LSN + 1, hence one less).
     if (shouldRespond) void service.acknowledge(formatLsn(lsnToBigInt(o.confirmed) - 1n)).catch(() => undefined);
@@ -194,8 +197,13 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
     (err: unknown) => stop(err),
   );
   const err = await finished;
-  await service.destroy().catch(() => undefined);
+  o.log.trace({ err: err ? String(err) : null, changes: res.changes, caughtUp: res.caughtUp }, 'cdc stream batch read');
+  // Close the replication session at once: its socket is destroyed (a polite end() waits on
+  // the server's COPY mode), the walsender sees the client gone and releases the slot.
+  const client = (service as unknown as { _client?: { connection?: { stream?: { destroy(): void } } } })._client;
+  client?.connection?.stream?.destroy();
   await subscribed.catch(() => undefined);
+  o.log.trace('cdc stream closed');
   if (err) {
     if (err instanceof CollapseError) throw err;
     throw explainSourceError(err, o.where, o.slot);

@@ -252,7 +252,8 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
   let fence: Fence | null = null;
   try {
     // Holding the claim, every run of this table still marked running is dead (or lost its claim).
-    const abandoned = await meta.abandonRuns(db, table.id, deps.workerId ?? null);
+    // (A CDC initial load runs inside a CDC run, which did this for the table already.)
+    const abandoned = deps.snapshot ? 0 : await meta.abandonRuns(db, table.id, deps.workerId ?? null);
     if (abandoned > 0) log.warn({ abandoned }, 'closed sync_runs rows of this table left running by a run that died (marked abandoned)');
     // The run row comes next, so every attempt (even one that fails on configuration) has one.
     runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: table.copyMode, before: meta.storedOf(table), workerId: deps.workerId });
