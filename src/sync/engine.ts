@@ -180,8 +180,10 @@ export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGl
   // copy_mode CDC (src/cdc): the job's CDC tables are drained together from its replication
   // slot, in one Redshift transaction per batch. A job whose CDC rows are all disabled is
   // told what its slot still holds.
-  const cdc = tables.filter((t) => t.copyMode === 'CDC');
-  if ((cdc.length > 0 || all.some((t) => t.copyMode === 'CDC')) && !deps.signal?.aborted) {
+  // The slot is the job's, so a CDC drain always covers every enabled CDC table (a --table
+  // glob that matches one of them runs them all).
+  const cdc = tables.some((t) => t.copyMode === 'CDC') || !opts.tableGlob ? all.filter((t) => !t.disabled && t.copyMode === 'CDC') : [];
+  if ((cdc.length > 0 || (!opts.tableGlob && all.some((t) => t.copyMode === 'CDC'))) && !deps.signal?.aborted) {
     const { runCdcJob } = await import('../cdc/run.js');
     results.push(...(await runCdcJob(db, job, cdc, deps)));
   }
