@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerCdc } from './commands/cdc.js';
 import { registerGrants } from './commands/grants.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerSetup(program);
   registerGrants(program);
   registerStatus(program);
+  registerCdc(program);
   registerWorker(program);
   registerStack(program);
   registerAdmin(program);

@@ -11,8 +11,11 @@ export function registerStatus(program: Command): void {
       runCommand(['DATABASE_URL'], async ({ env }) => {
         const { collectStatus, formatStatus } = await import('../../status/status.js');
         const { withConnection } = await import('../../db/connect.js');
-        const rows = await withConnection(env.DATABASE_URL!, (db) => collectStatus(db, opts.job));
+        const thresholds = { retainedMb: env.CDC_WARN_RETAINED_MB, lagSeconds: env.CDC_WARN_LAG_SECONDS };
+        const rows = await withConnection(env.DATABASE_URL!, (db) => collectStatus(db, opts.job, thresholds));
         process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatus(rows));
+        // copy_mode CDC: slots that keep too much WAL, lag, or were left behind (src/cdc/status.ts).
+        for (const r of rows) for (const w of r.warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
       }),
     );
 }
