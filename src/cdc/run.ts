@@ -69,7 +69,7 @@ interface CdcTable {
 
 const fail = (t: CdcTable, err: unknown) => {
   const message = redactText(err instanceof Error ? err.message : String(err));
-  t.error ??= message.startsWith(t.where) ? message : `${t.where}: ${message}`;
+  t.error ??= message.startsWith(t.where) || message.startsWith('job "') ? message : `${t.where}: ${message}`;
 };
 
 export async function runCdcJob(db: pg.ClientBase, job: JobRow, rows: TableRow[], deps: SyncDeps): Promise<TableResult[]> {
@@ -161,7 +161,7 @@ async function runClaimed(db: pg.ClientBase, job: JobRow, names: CdcNames, table
 
     // The position table in the job's target schema: what Redshift already holds.
     const stateSchema = job.destinationSchema;
-    const exists = await rs.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`, [stateSchema, sql.CDC_STATE_TABLE]);
+    const exists = await rs.query(sql.tableExists(), [stateSchema, sql.CDC_STATE_TABLE]);
     if (exists.rowCount === 0) await rs.query(sql.createCdcStateTable(stateSchema));
     let applied = await readPosition(rs, stateSchema, names.slot);
 

@@ -594,3 +594,8 @@ export function resetCdcPosition(schema: string): string {
 export function claimFence(schema: string): string {
   return `UPDATE ${ref(stateTableRef(schema))} SET run_token = $2, owner = $3, taken_at = GETDATE() WHERE target_table = $1 AND run_token <= $2`;
 }
+
+/** Whether a table exists ($1 schema, $2 name): e.g. the CDC position table before it is created. */
+export function tableExists(): string {
+  return `SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`;
+}

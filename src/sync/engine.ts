@@ -192,12 +192,12 @@ export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGl
 
 /**
  * copy_mode CDC's initial load of one table (src/cdc/run.ts), while the caller holds its
- * claim: the keyed batches (or, without a key, the full copy and swap) of the other modes,
- * every batch in the source snapshot `deps.snapshot`.
+ * claim: FULL_DATA_SYNC's keyed batches into a swap table, swapped in (so rows the target
+ * holds from before and the source no longer has go too), every batch in the source
+ * snapshot `deps.snapshot`.
  */
 export function loadTableInSnapshot(db: pg.ClientBase, job: JobRow, table: TableRow, deps: SyncDeps & { snapshot: string }, token: number): Promise<TableResult> {
-  const planAs = table.primaryKey?.trim() ? 'INSERT_ONLY' : 'FULL_DATA_SYNC';
-  return syncTable(db, job, { ...table, maxPrimaryKey: null, maxPrimaryKeyJson: null, maxUpdatedKey: null, watermarkSnapshot: null, deleteDetection: false }, deps, token, planAs);
+  return syncTable(db, job, { ...table, maxPrimaryKey: null, maxPrimaryKeyJson: null, maxUpdatedKey: null, watermarkSnapshot: null, deleteDetection: false }, deps, token, 'FULL_DATA_SYNC');
 }
 
 /**
@@ -237,7 +237,7 @@ interface Connections {
  * One table, while its claim (fencing token `token`) is held: never throws; failures are
  * recorded in sync_runs and tables.last_error.
  */
-async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps, token: number, planAs?: 'INSERT_ONLY' | 'FULL_DATA_SYNC'): Promise<TableResult> {
+async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps, token: number, planAs?: 'FULL_DATA_SYNC'): Promise<TableResult> {
   let table = tableRow;
   const name = `${table.sourceSchema}.${table.sourceName}`;
   const log = deps.log.child({ job: job.name, table: name });
