@@ -4,7 +4,8 @@
  * Starts the local stack (embedded PostgreSQL, S3 server, Redshift double), creates a
  * small shop in the source database, configures a job purely through metadata rows, runs
  * the worker, keeps inserting and updating rows while it runs, shows them arriving in
- * the Redshift double, then checks target = source and stops everything. Ctrl-C at any
+ * the Redshift double (the carts table through the write-ahead log, copy_mode CDC, deletes
+ * included), then checks target = source and stops everything. Ctrl-C at any
  * time stops cleanly. DEMO_SECONDS sets how long the writers run (default 30).
  */
 import { PassThrough } from 'node:stream';
@@ -33,6 +34,8 @@ CREATE TABLE order_events (
   id bigserial PRIMARY KEY, order_id bigint NOT NULL, kind text NOT NULL, payload jsonb,
   created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE countries (code char(2) PRIMARY KEY, name text NOT NULL);
+CREATE TABLE carts (id bigserial PRIMARY KEY, customer_id int NOT NULL, items int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO carts (customer_id, items) SELECT 1 + g % 5000, 1 + g % 7 FROM generate_series(1, 2000) g;
 INSERT INTO countries VALUES ('DE','Germany'),('FR','France'),('US','United States'),('JP','Japan'),('BR','Brazil');
 INSERT INTO customers (name, email, country, updated_at)
   SELECT 'Customer ' || g, 'c' || g || '@example.com', (ARRAY['DE','FR','US','JP','BR'])[1 + g % 5], now() - (g || ' s')::interval
@@ -54,6 +57,7 @@ CREATE TABLE orders (id BIGINT NOT NULL, customer_id INTEGER NOT NULL, status VA
 CREATE TABLE order_events (id BIGINT NOT NULL, order_id BIGINT NOT NULL, kind VARCHAR(256) NOT NULL, payload SUPER,
   created_at TIMESTAMPTZ NOT NULL) DISTKEY(id) SORTKEY(id);
 CREATE TABLE countries (code CHAR(2) NOT NULL, name VARCHAR(256) NOT NULL) DISTSTYLE ALL;
+CREATE TABLE carts (id BIGINT NOT NULL, customer_id INTEGER NOT NULL, items INTEGER NOT NULL, updated_at TIMESTAMPTZ NOT NULL) DISTKEY(id) SORTKEY(id);
 `;
 
 const TABLES: Array<{ name: string; mode: string; pk: string; uk: string | null }> = [
@@ -61,6 +65,8 @@ const TABLES: Array<{ name: string; mode: string; pk: string; uk: string | null 
   { name: 'orders', mode: 'INSERT_AND_UPDATE', pk: 'id', uk: 'updated_at' },
   { name: 'order_events', mode: 'INSERT_ONLY', pk: 'id', uk: null },
   { name: 'countries', mode: 'FULL_DATA_SYNC', pk: 'code', uk: null },
+  // Log-based change capture: every insert, update and delete, from the write-ahead log.
+  { name: 'carts', mode: 'CDC', pk: 'id', uk: null },
 ];
 
 let stack: Stack | undefined;
@@ -106,6 +112,7 @@ async function identical(src: pg.Client, rs: pg.Client): Promise<string[]> {
     orders: 'SELECT id::text, customer_id, status, amount::text, note, created_at::text, updated_at::text FROM orders ORDER BY id',
     order_events: 'SELECT id::text, order_id::text, kind, created_at::text FROM order_events ORDER BY id',
     countries: 'SELECT code, name FROM countries ORDER BY code',
+    carts: 'SELECT id::text, customer_id, items, updated_at::text FROM carts ORDER BY id',
   };
   for (const [t, sql] of Object.entries(q)) {
     const a = JSON.stringify((await src.query(sql)).rows);
@@ -125,7 +132,7 @@ async function main() {
   const src = await client(stack.env.SOURCE_URL);
   const rs = await client(stack.env.REDSHIFT_URL);
   const meta = await client(stack.env.DATABASE_URL);
-  say('creating the source shop: 5,000 customers, 30,000 orders, 20,000 order events, 5 countries');
+  say('creating the source shop: 5,000 customers, 30,000 orders, 20,000 order events, 5 countries, 2,000 carts');
   await src.query(SOURCE_DDL);
   say('creating the target tables in the Redshift double');
   await rs.query(TARGET_DDL);
@@ -148,6 +155,7 @@ async function main() {
         const what = Number(l.changed) > 0 || Number(l.reread) === 0 ? `+${l.changed} changed rows${Number(l.reread) > 0 ? ` (and ${l.reread} re-read)` : ''}` : `${l.reread} rows copied whole`;
         say(`  worker: ${l.table} ${what} in ${l.batches} batch(es), ${l.mib} MiB`);
       }
+      else if (l.msg === 'CDC batch applied') say(`  worker: CDC (write-ahead log) ${l.changes} changes, ${l.deletes} of them deletes, in one Redshift transaction`);
       else if (l.level === 'error' || l.level === 'warn') say(`  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`);
     }
   });
@@ -160,6 +168,7 @@ async function main() {
   const until = Date.now() + seconds * 1000;
   let inserted = 0;
   let updated = 0;
+  let deleted = 0;
   let lastReport = 0;
   say(`writing to the source for ${seconds} s: new orders, status changes, new customers, events`);
   while (Date.now() < until && !stopping) {
@@ -167,11 +176,16 @@ async function main() {
     await writer.query(`UPDATE orders SET status = 'shipped', updated_at = now() WHERE id IN (SELECT 1 + (random() * 29999)::int FROM generate_series(1, 10))`);
     await writer.query(`INSERT INTO order_events (order_id, kind, payload) SELECT 1 + (random() * 29999)::int, 'shipped', '{"by":"demo"}' FROM generate_series(1, 10)`);
     await writer.query(`INSERT INTO customers (name, email, country) VALUES ('New customer', 'new@example.com', 'FR')`);
-    inserted += 31;
+    // Carts come and go: deletes that only the write-ahead log sees.
+    await writer.query(`DELETE FROM carts WHERE id IN (SELECT id FROM carts ORDER BY random() LIMIT 5)`);
+    await writer.query(`INSERT INTO carts (customer_id, items) SELECT 1 + (random() * 4999)::int, 1 FROM generate_series(1, 4)`);
+    await writer.query(`UPDATE carts SET items = items + 1, updated_at = now() WHERE id IN (SELECT id FROM carts ORDER BY random() LIMIT 3)`);
+    deleted += 5;
+    inserted += 35;
     updated += 10;
     if (Date.now() - lastReport > 3000) {
       lastReport = Date.now();
-      say(`source +${inserted} rows, ~${updated} updates so far; target/source rows: ${(await counts(src, rs)).text}`);
+      say(`source +${inserted} rows, ~${updated} updates, ${deleted} deletes so far; target/source rows: ${(await counts(src, rs)).text}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -190,7 +204,7 @@ async function main() {
     await new Promise((r) => setTimeout(r, 1000));
   }
   const runs = await meta.query(`SELECT count(*)::int AS n, sum(rows)::bigint AS rows, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM sync_runs`);
-  say(`every row and column of the 4 tables is identical in the Redshift double (${runs.rows[0].n} table syncs, ${runs.rows[0].rows} rows moved, ${runs.rows[0].failed} failed)`);
+  say(`every row and column of the ${TABLES.length} tables is identical in the Redshift double (${runs.rows[0].n} table syncs, ${runs.rows[0].rows} rows moved, ${runs.rows[0].failed} failed)`);
   say('stopping the worker and the stack');
   await shutdown(0);
 }

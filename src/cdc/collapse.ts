@@ -132,6 +132,12 @@ export class TableBatch {
     }
   }
 
+  /** Keys deleted (keyed) or row copies removed (no key) by this batch. */
+  get deletes(): number {
+    if (!this.keyless) return [...this.keyed.values()].filter((e) => e.op === 'D').length;
+    return [...this.images.values()].reduce((n, e) => n + (e.n < 0 ? -e.n : 0), 0);
+  }
+
   /** Rows `rows()` yields. */
   get rowCount(): number {
     if (!this.keyless) return this.keyed.size;

@@ -341,7 +341,8 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
         t.progress.files += 1;
         await meta.updateRun(db, t.runId!, { rows: t.progress.rows, changed: t.progress.rows, reread: 0, bytes: 0, files: t.progress.files, batches: t.progress.batches, after: { updatedKey: null, primaryKey: null }, valuesChanged: {} });
       }
-      log.info({ batch: batchNo, changes: r.changes, tables: Object.fromEntries(got.rows), position: showPosition(applied), seconds: (Date.now() - t0) / 1000 }, 'CDC batch applied');
+      const deletes = changedTables.reduce((n, t) => n + byName.get(t.name)!.batch.deletes, 0);
+      log.info({ batch: batchNo, changes: r.changes, deletes, tables: Object.fromEntries(got.rows), position: showPosition(applied), seconds: (Date.now() - t0) / 1000 }, 'CDC batch applied');
     }
     total += r.changes;
     streamPos = r.position;

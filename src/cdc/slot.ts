@@ -222,7 +222,8 @@ export async function confirmSlot(src: pg.ClientBase, slot: string, lsn: string,
  * everything committed before it. Returns the marker's LSN.
  */
 export async function writeMarker(src: pg.ClientBase, content: string): Promise<string> {
-  await src.query('BEGIN');
+  // READ WRITE: the source user may have default_transaction_read_only on (`grants` sets it).
+  await src.query('BEGIN READ WRITE');
   try {
     await src.query(`SET LOCAL synchronous_commit = on`);
     const r = await src.query<{ lsn: string }>(`SELECT pg_logical_emit_message(true, $1, $2)::text AS lsn`, [MARKER_PREFIX, content]);
