@@ -411,12 +411,19 @@ async function cdcBench(stackEnv: Record<string, string>, src: pg.Client): Promi
   say(`| peak RSS while draining it | **${fmt(r.peakMiB, 0)} MiB** | < 250 MiB |`);
   say(`| Redshift commits of that run | ${commits} (one per drained batch of ${loadEnv({}).CDC_BATCH_ROWS} changes) | |`);
   if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+  if (process.env.BENCH_CDC_VERBOSE) say(r.output.split('\n').filter((l) => l.includes('CDC batch applied')).map((l) => { const x = JSON.parse(l); return `batch ${x.batch}: ${x.changes} changes, ${x.seconds} s, rss ${x.rssMiB} MiB`; }).join('\n'));
   for (const t of tables) {
     const a = await src.query(`SELECT count(*)::int AS n, sum(amount)::text AS s FROM ${t}`);
     const b = await rs.query(`SELECT count(*)::int AS n, sum(amount)::text AS s FROM ${t}`);
     if (a.rows[0].n !== b.rows[0].n || Number(a.rows[0].s) !== Number(b.rows[0].s)) say(`(${t}: target ${JSON.stringify(b.rows[0])} differs from source ${JSON.stringify(a.rows[0])})`);
   }
 
+  if (process.env.BENCH_CDC_WORKER === '0') {
+    await runCli(['cdc', 'drop', '--job', 'cdc_bench'], env);
+    await rs.end();
+    await meta.end();
+    return;
+  }
   // The worker, the job every 10 s: idle CPU with nothing to do, then commit-to-visible lag.
   await meta.query(`INSERT INTO schedule_events (job_id, frequency) VALUES ($1, 10)`, [jobId]);
   const idle = await runCli(['worker', '--no-migrate'], { ...env, WORKER_TICK_SECONDS: '1' }, { untilMs: IDLE_SECONDS * 1000 });

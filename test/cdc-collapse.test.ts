@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CollapseError, TableBatch } from '../src/cdc/collapse.js';
+import { CollapseError, TableBatch, csvFields, parseCsvFields } from '../src/cdc/collapse.js';
 import { compareLsn, formatLsn, isApplied, lsnToBigInt, normalizeLsn } from '../src/cdc/lsn.js';
 import { cdcNames } from '../src/cdc/slot.js';
-import { csvLine } from '../src/cdc/stage.js';
+
+/** The staged lines read back as values (marker columns last). */
+const rows = (b: TableBatch) => [...b.lines()].map((l) => parseCsvFields(l.slice(0, -1)));
 
 describe('CDC: collapsing a batch per key (pure)', () => {
   const spec = { columns: ['id', 'body', 'n'], key: [0] };
@@ -14,7 +16,7 @@ describe('CDC: collapsing a batch per key (pure)', () => {
     b.delete(['2', null, null]);
     b.delete(['3', null, null]);
     b.insert(['3', 'again', '5']);
-    expect([...b.rows()]).toEqual([
+    expect(rows(b)).toEqual([
       ['1', 'b', '1', 'U', null],
       ['2', null, null, 'D', null],
       ['3', 'again', '5', 'U', null],
@@ -26,7 +28,7 @@ describe('CDC: collapsing a batch per key (pure)', () => {
     b.insert(['1', 'long', '0']);
     b.update(null, ['1', undefined, '1']);
     b.update(null, ['2', undefined, '1']);
-    expect([...b.rows()]).toEqual([
+    expect(rows(b)).toEqual([
       ['1', 'long', '1', 'U', null],
       ['2', null, '1', 'U', ',1,'],
     ]);
@@ -35,7 +37,7 @@ describe('CDC: collapsing a batch per key (pure)', () => {
   it('a key change deletes the old key; with an unchanged TOAST value it cannot be applied and says why', () => {
     const b = new TableBatch(spec);
     b.update(['1', null, null], ['9', 'v', '1']);
-    expect([...b.rows()].map((r) => [r[0], r[3]])).toEqual([['1', 'D'], ['9', 'U']]);
+    expect(rows(b).map((r) => [r[0], r[3]])).toEqual([['1', 'D'], ['9', 'U']]);
     expect(() => b.update(['4', null, null], ['5', undefined, '1'])).toThrow(CollapseError);
   });
   it('TRUNCATE forgets what came before it in the batch', () => {
@@ -44,7 +46,7 @@ describe('CDC: collapsing a batch per key (pure)', () => {
     b.truncate();
     b.insert(['2', 'b', '0']);
     expect(b.truncated).toBe(true);
-    expect([...b.rows()]).toEqual([['2', 'b', '0', 'U', null]]);
+    expect(rows(b)).toEqual([['2', 'b', '0', 'U', null]]);
   });
   it('without a key: net counts per row image, so duplicates stay exact', () => {
     const b = new TableBatch({ columns: ['a', 'b'], key: [] });
@@ -54,7 +56,7 @@ describe('CDC: collapsing a batch per key (pure)', () => {
     b.update(['3', 'y'], ['3', 'z']);
     b.insert(['4', 'w']);
     b.delete(['4', 'w']);
-    expect([...b.rows()]).toEqual([
+    expect(rows(b)).toEqual([
       ['1', 'x', '-1', '1'],
       ['2', null, '1', '2'],
       ['2', null, '1', '2'],
@@ -87,6 +89,8 @@ describe('CDC: positions, names, CSV (pure)', () => {
     expect(cdcNames('x'.repeat(100)).slot.length).toBeLessThanOrEqual(63);
   });
   it('CSV in the loader dialect: every value quoted, NULL as the bare sentinel', () => {
-    expect(csvLine(['a"b', null, '', 'x,y\nz'])).toBe('"a""b",__RL_NULL__,"","x,y\nz"\n');
+    const values = ['a"b', null, '', 'x,y\nz', '__RL_NULL__x', '"'];
+    expect(csvFields(values)).toBe('"a""b",__RL_NULL__,"","x,y\nz","__RL_NULL__x",""""');
+    expect(parseCsvFields(csvFields(values))).toEqual(values);
   });
 });

@@ -60,7 +60,7 @@ export async function applyBatch(a: ApplyArgs): Promise<Applied> {
     let manifestUrl = '';
     if (count > 0) {
       const files = await stageRows({
-        s3: a.s3, bucket: a.bucket, prefix: `${a.prefix}/t${i + 1}`, compression: a.compression, rows: t.batch.rows(), count, chunkSize: a.chunkSize, slices: a.slices,
+        s3: a.s3, bucket: a.bucket, prefix: `${a.prefix}/t${i + 1}`, compression: a.compression, rows: t.batch.lines(), count, chunkSize: a.chunkSize, slices: a.slices,
       }).catch((e: Error) => {
         throw new Error(`${a.where}, table ${t.table.name}: staging the changes on S3 (s3://${a.bucket}/${a.prefix}) failed: ${e.message}`);
       });

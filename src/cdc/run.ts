@@ -20,6 +20,7 @@ import { applyBatch } from './apply.js';
 import { CollapseError, TableBatch } from './collapse.js';
 import * as cdcMeta from './metadata.js';
 import { STREAM_START, normalizeLsn, showPosition, type Position } from './lsn.js';
+import { releaseBatchMemory } from './memory.js';
 import { announcePause, pausePoint, pauseRequested } from './pause.js';
 import {
   CdcSourceError,
@@ -308,7 +309,7 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
     const t0 = Date.now();
     const r = await drainBatch({
       sourceUrl: c.sourceUrl, slot: names.slot, publication: names.publication, from: streamPos, marker: { lsn: markerLsn, content: markerContent },
-      maxRows: env.CDC_BATCH_ROWS, maxBytes: env.CDC_BATCH_MB * 1024 * 1024, tables: byName, confirmed: slot?.confirmedFlushLsn ?? '0/1', log, where: c.where,
+      maxRows: env.CDC_BATCH_ROWS, maxBytes: env.CDC_BATCH_MB * 1024 * 1024, tables: byName, confirmed: slot?.confirmedFlushLsn ?? '0/0', log, where: c.where, timeoutSeconds: env.BATCH_TIMEOUT_SECONDS,
       ...(pauseRequested('drain') ? { freezeAfterFirstChange: () => announcePause('drain') } : {}),
     }).catch((err: unknown) => {
       if (err instanceof CollapseError) {
@@ -342,10 +343,13 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
         await meta.updateRun(db, t.runId!, { rows: t.progress.rows, changed: t.progress.rows, reread: 0, bytes: 0, files: t.progress.files, batches: t.progress.batches, after: { updatedKey: null, primaryKey: null }, valuesChanged: {} });
       }
       const deletes = changedTables.reduce((n, t) => n + byName.get(t.name)!.batch.deletes, 0);
-      log.info({ batch: batchNo, changes: r.changes, deletes, tables: Object.fromEntries(got.rows), position: showPosition(applied), seconds: (Date.now() - t0) / 1000 }, 'CDC batch applied');
+      log.info({ batch: batchNo, changes: r.changes, deletes, tables: Object.fromEntries(got.rows), position: showPosition(applied), seconds: (Date.now() - t0) / 1000, rssMiB: Math.round(process.memoryUsage.rss() / 1048576) }, 'CDC batch applied');
     }
     total += r.changes;
     streamPos = r.position;
+    for (const t of byName.values()) t.batch.keyed.clear(), t.batch.images.clear();
+    byName.clear();
+    if (r.changes > 0) releaseBatchMemory();
     await pausePoint('before-confirm');
     log.trace({ confirm: r.confirmLsn }, 'cdc confirming');
     if (r.confirmLsn) await confirmSlot(c.src, names.slot, r.confirmLsn, c.where);

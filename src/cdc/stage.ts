@@ -3,7 +3,6 @@ import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { manifestFor, putText, s3Url } from '../s3/client.js';
 import { createCompressWriter, type Compression } from '../sync/compress.js';
-import { CSV_NULL } from '../sync/encoding.js';
 import { partKey, s3Sink } from '../sync/extract.js';
 import { fileCount, rowsPerFile } from '../sync/plan.js';
 
@@ -13,10 +12,6 @@ import { fileCount, rowsPerFile } from '../sync/plan.js';
  * multipart-uploaded like every extract (src/sync/extract.ts, compress.ts), then a manifest.
  * The file count is a multiple of REDSHIFT_SLICES.
  */
-export function csvLine(values: ReadonlyArray<string | null>): string {
-  return values.map((v) => (v === null ? CSV_NULL : `"${v.replace(/"/g, '""')}"`)).join(',') + '\n';
-}
-
 export interface StagedFiles {
   manifestUrl: string;
   rows: number;
@@ -29,7 +24,8 @@ export async function stageRows(o: {
   bucket: string;
   prefix: string;
   compression: Compression;
-  rows: Iterable<Array<string | null>>;
+  /** CSV lines, newline-terminated (TableBatch.lines). */
+  rows: Iterable<string>;
   count: number;
   chunkSize: number;
   slices: number;
@@ -61,7 +57,7 @@ export async function stageRows(o: {
       for (let n = 0; n < per; n++) {
         const next = it.next();
         if (next.done) break;
-        chunk += csvLine(next.value);
+        chunk += next.value;
         rows++;
         if (chunk.length > 1 << 20) {
           const buf = Buffer.from(chunk);

@@ -41,6 +41,8 @@ export interface DrainOptions {
   confirmed: string;
   log: Logger;
   where: string;
+  /** The longest one batch may take to read (0: no limit). */
+  timeoutSeconds: number;
   /**
    * Test pause point (REDSHIFT_LOADER_TEST_PAUSE_AT=drain): called once the first change is
    * taken; the batch then never ends (the stream stays open) until the process is killed.
@@ -93,8 +95,11 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
   };
   const full = () => res.changes >= o.maxRows || res.bytes >= o.maxBytes;
 
+  // The columns each relation message announced (one per relation and session).
+  const announced = new WeakMap<Pgoutput.MessageRelation, Set<string>>();
   const values = (t: StreamTable, rel: Pgoutput.MessageRelation, row: Row): Value[] => {
-    const present = new Set(rel.columns.map((c) => c.name));
+    let present = announced.get(rel);
+    if (!present) announced.set(rel, (present = new Set(rel.columns.map((c) => c.name))));
     return t.batch.spec.columns.map((c) => {
       if (!present.has(c) || !row) return null;
       const v = row[c];
@@ -178,7 +183,6 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
   };
 
   service.on('data', (lsn: string, msg: Pgoutput.Message) => {
-    o.log.trace({ lsn, tag: msg.tag }, 'cdc stream message');
     try {
       onData(lsn, msg);
     } catch (err) {
@@ -186,17 +190,22 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
     }
   });
   service.on('heartbeat', (_lsn: string, _ts: number, shouldRespond: boolean) => {
-    o.log.trace({ lsn: _lsn, shouldRespond }, 'cdc stream keepalive');
     // The server asks for a status: report the slot's confirmed position, nothing newer
     // (the library reports LSN + 1, hence one less).
-    if (shouldRespond) void service.acknowledge(formatLsn(lsnToBigInt(o.confirmed) - 1n)).catch(() => undefined);
+    const confirmed = lsnToBigInt(o.confirmed);
+    if (shouldRespond && confirmed > 0n) void service.acknowledge(formatLsn(confirmed - 1n)).catch(() => undefined);
   });
   service.on('error', (err: Error) => stop(err));
   const subscribed = service.subscribe(plugin, o.slot).then(
     () => stop(new Error('the source ended the replication stream')),
     (err: unknown) => stop(err),
   );
+  // BATCH_TIMEOUT_SECONDS: a source that stops sending becomes an error naming the slot.
+  const deadline = o.timeoutSeconds > 0
+    ? setTimeout(() => stop(new Error(`${o.where}: reading a batch from replication slot "${o.slot}" did not finish within ${o.timeoutSeconds} s (BATCH_TIMEOUT_SECONDS); nothing of it was applied`)), o.timeoutSeconds * 1000)
+    : undefined;
   const err = await finished;
+  clearTimeout(deadline);
   o.log.trace({ err: err ? String(err) : null, changes: res.changes, caughtUp: res.caughtUp }, 'cdc stream batch read');
   // Close the replication session at once: its socket is destroyed (a polite end() waits on
   // the server's COPY mode), the walsender sees the client gone and releases the slot.
