@@ -354,10 +354,13 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
     log.trace({ confirm: r.confirmLsn }, 'cdc confirming');
     if (r.confirmLsn) await confirmSlot(c.src, names.slot, r.confirmLsn, c.where);
     if (r.drift) {
-      const t = live.find((x) => x.name === r.drift)!;
-      log.info({ table: t.name }, 'schema drift in the change stream: a new column; checking the target');
+      const t = live.find((x) => x.name === r.drift!.table)!;
+      log.info({ table: t.name, columns: r.drift.columns }, 'schema drift in the change stream: new column(s); checking the target');
       const before = t.loadedLsn;
       await prepareTable(db, job, t, c.src, c.rs, log).catch((e) => fail(t, e));
+      // A column the stream announced that the source no longer has (added and dropped again
+      // since): its values are of no use, the changes go on without it.
+      for (const col of r.drift.columns) t.knownColumns.add(col);
       if (!t.error && !t.loadedLsn && before) {
         // A new column whose existing values no change carries: reload in a fresh snapshot.
         const snap = await connect(c.sourceUrl, 'redshift-loader cdc snapshot', timeoutsFromEnv(env));

@@ -59,8 +59,8 @@ export interface DrainResult {
   /** End LSN of the last whole transaction read (the slot may be confirmed up to it once applied). */
   confirmLsn: string | null;
   caughtUp: boolean;
-  /** The table whose relation announced an unknown column (schema drift), if that ended the batch. */
-  drift: string | null;
+  /** The table whose relation announced unknown columns (schema drift), if that ended the batch. */
+  drift: { table: string; columns: string[] } | null;
 }
 
 /** pgoutput's text values as they come (the library would parse dates and numbers into JavaScript types). */
@@ -151,10 +151,10 @@ export async function drainBatch(o: DrainOptions): Promise<DrainResult> {
         } else {
           const t = o.tables.get(`${msg.relation.schema}.${msg.relation.name}`);
           if (t) {
-            const unknown = msg.relation.columns.find((c) => !t.knownColumns.has(c.name));
-            if (unknown) {
+            const unknown = msg.relation.columns.filter((c) => !t.knownColumns.has(c.name));
+            if (unknown.length > 0) {
               cur.index--;
-              res.drift = t.name;
+              res.drift = { table: t.name, columns: unknown.map((c) => c.name) };
               return stop();
             }
             if (msg.tag === 'insert') t.batch.insert(values(t, msg.relation, msg.new));
