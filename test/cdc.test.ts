@@ -114,6 +114,24 @@ describe(`copy_mode CDC against ${targetDescription}`, () => {
     expect(await same('drift')).toBe(4);
   });
 
+  it('a CDC table disabled, changed meanwhile and enabled again is loaded again, and says so when it leaves', async () => {
+    await f.source(`CREATE TABLE pause (id int PRIMARY KEY, v text)`);
+    await f.source(`INSERT INTO pause SELECT g, 'a' FROM generate_series(1, 20) g`);
+    await f.redshift(`CREATE TABLE ${T()}.pause (id INTEGER NOT NULL, v VARCHAR(100))`);
+    const id = await f.addTable({ source: 'pause', mode: 'CDC', primaryKey: 'id' });
+    await runOk();
+    await f.meta(`UPDATE tables SET disabled = true WHERE id = $1`, [id]);
+    const before = f.logs.length;
+    await runOk();
+    expect(f.logs.slice(before).some((l) => String(l.msg).startsWith("these tables left the job's CDC tables") && JSON.stringify(l.tables) === '["public.pause"]')).toBe(true);
+    await f.source(`DELETE FROM pause WHERE id <= 5`);
+    await f.source(`UPDATE pause SET v = 'b' WHERE id = 6`);
+    await runOk(); // not captured: the table is out of the publication
+    await f.meta(`UPDATE tables SET disabled = false WHERE id = $1`, [id]);
+    await runOk();
+    expect(await same('pause')).toBe(15);
+  });
+
   it('a column added and dropped again before the run: the changes made meanwhile arrive without it', async () => {
     await f.source(`CREATE TABLE flick (id int PRIMARY KEY, v text)`);
     await f.redshift(`CREATE TABLE ${T()}.flick (id INTEGER NOT NULL, v VARCHAR(100))`);

@@ -30,3 +30,17 @@ export async function loadedLsns(db: pg.ClientBase, tableIds: readonly number[])
 export async function recordLoaded(db: pg.ClientBase, tableId: number, lsn: string | null): Promise<void> {
   await db.query(`UPDATE tables SET cdc_loaded_lsn = $2, max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL WHERE id = $1`, [tableId, lsn]);
 }
+
+/**
+ * Tables that left the job's CDC set (disabled, or another copy_mode) also left its
+ * publication, so their changes from now on are not in the stream: they are loaded again
+ * if they come back. Returns their names.
+ */
+export async function forgetLeftTables(db: pg.ClientBase, jobId: number): Promise<string[]> {
+  const r = await db.query<{ name: string }>(
+    `UPDATE tables SET cdc_loaded_lsn = NULL WHERE job_id = $1 AND cdc_loaded_lsn IS NOT NULL AND (disabled OR copy_mode <> 'CDC')
+     RETURNING source_schema || '.' || source_name AS name`,
+    [jobId],
+  );
+  return r.rows.map((x) => x.name);
+}

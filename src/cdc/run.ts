@@ -77,6 +77,10 @@ export async function runCdcJob(db: pg.ClientBase, job: JobRow, rows: TableRow[]
   const names = cdcNames(job.name);
   const jobWhere = `job "${job.name}"`;
   const log = deps.log.child({ job: job.name, slot: names.slot });
+  const left = await cdcMeta.forgetLeftTables(db, job.id);
+  if (left.length > 0) {
+    log.warn({ tables: left }, 'these tables left the job\'s CDC tables (disabled or another copy_mode): they leave its publication, their changes from now on are not captured, and they are loaded again in full if they come back');
+  }
   if (rows.length === 0) {
     await reportLeftBehind(job, names, log).catch(() => undefined);
     return [];
