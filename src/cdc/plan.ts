@@ -86,7 +86,7 @@ export function applyTransaction(p: TransactionPlan): Step[] {
       check: (r) => {
         if (r.rowCount !== 1) {
           throw new FenceError(
-            `${p.where}: this run lost ${t.target.schema}.${t.target.name} to a newer run (its fencing token is above ours, ${t.fence.token}): nothing of this batch was committed and the slot was not confirmed`,
+            `${p.where}, table ${t.name}: this run lost ${t.target.schema}.${t.target.name} to a newer run (its fencing token in ${t.target.schema}.${sql.STATE_TABLE} is above ours, ${t.fence.token}, or its row there is gone): nothing of this batch was committed and the slot was not confirmed; the next run goes on from the applied position`,
           );
         }
       },
