@@ -16,7 +16,6 @@ describe(`copy_mode CDC against ${targetDescription}`, () => {
     f = await syncFixture('cdc', { CDC_BATCH_ROWS: '1000' });
   });
   afterAll(async () => {
-    if (process.env.CDC_DEBUG) console.log(f.logs.map((l) => JSON.stringify(l)).join('\n'));
     await f.source(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active`, [cdcNames(f.jobName).slot]).catch(() => undefined);
     await f.close();
   });

@@ -45,7 +45,7 @@ export async function syncFixture(prefix: string, envOverrides: Record<string, s
   out.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) if (line) logs.push(JSON.parse(line));
   });
-  const log = createLogger({ destination: out, pretty: false, level: (process.env.CDC_DEBUG ? 'trace' : 'debug') as 'debug' });
+  const log = createLogger({ destination: out, pretty: false, level: 'debug' });
   const clients: pg.Client[] = [];
   const client = async (url: string) => {
     const c = new pg.Client({ connectionString: url });
