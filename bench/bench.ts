@@ -4,8 +4,9 @@
  *      and vs the classic shell pipelines (psql \copy | gzip -1, | zstd -1), per format and level;
  *   2. peak RSS of a `redshift-loader sync` process for 200k and 2M rows;
  *   3. time to sync 1,000 changed rows from a 50k-row and from a 5M-row table;
- *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s.
- * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
+ *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s;
+ *   5. what checking batches for values Redshift cannot hold costs a sync (value-rules.ts).
+ * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4,5, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
  * Results go to stdout as a table; BENCHMARKS.md records them.
  */
 import { execSync, spawn } from 'node:child_process';
@@ -31,7 +32,7 @@ import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4').split(',').map(Number));
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5').split(',').map(Number));
 // BENCH_ROUNDS: paired rounds per row of section 1 (default 3; the headline row gets 2 more).
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const MiB = 1024 * 1024;
@@ -357,6 +358,54 @@ async function main() {
       say(`| whole run, including start-up | ${fmt(r.seconds)} | ${fmt(r.cpuSeconds, 2)} | ${fmt((100 * r.cpuSeconds) / r.seconds, 2)} |`);
       say(`| idle, after the first 10 s | ${fmt(to[0] - from[0])} | ${fmt(to[1] - from[1], 2)} | ${fmt(idlePct, 2)} |`);
       say(`(peak RSS ${fmt(r.peakMiB, 0)} MiB, exit ${r.code})`);
+    }
+    if (ONLY.has(5)) {
+      // The same rows synced three ways, side by side in rounds: a declared numeric(20,10)
+      // the target keeps (nothing to check), an unbounded numeric into NUMERIC(38,10) (each
+      // batch is scanned once more for decimals COPY would cut), and the same with
+      // value_policies {"numeric_digits": "round"} (the extract rounds and the scan counts).
+      const n = Math.round(ROWS / 4);
+      say(`\n## 5. Value checks: a sync of ${n} rows (INSERT_ONLY, row limit 100000) with and without the batch check`);
+      const rs = new pg.Client({ connectionString: stack.env.REDSHIFT_URL });
+      await rs.connect();
+      const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+      await meta.connect();
+      const kinds: Array<[string, string, string | null, string]> = [
+        ['vc_plain', 'numeric(20,10)', null, 'numeric(20,10) into NUMERIC(38,10): no check'],
+        ['vc_check', 'numeric', null, 'numeric into NUMERIC(38,10): each batch checked'],
+        ['vc_round', 'numeric', '{"numeric_digits": "round"}', 'numeric into NUMERIC(38,10), policy round: rounded and counted'],
+      ];
+      for (const [t, type, policies] of kinds) {
+        await src.query(`DROP TABLE IF EXISTS ${t}`);
+        await src.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, note text NOT NULL, amount ${type})`);
+        await src.query(`INSERT INTO ${t} SELECT g, md5(g::text), round((g % 100000) / 7.0, 10) FROM generate_series(1, ${n}) g`);
+        await src.query(`VACUUM ANALYZE ${t}`);
+        await rs.query(`DROP TABLE IF EXISTS ${t}`);
+        await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, note VARCHAR(64), amount NUMERIC(38,10)) DISTKEY(id) SORTKEY(id)`);
+        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`, [t]);
+        await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key, row_limit, value_policies) VALUES ($1, $2, 'INSERT_ONLY', 'id', 100000, $3::jsonb)`, [job.rows[0].id, t, policies]);
+      }
+      const secs = new Map<string, number[]>(kinds.map(([t]) => [t, []]));
+      for (let round = 0; round < 3; round++) {
+        for (const [t] of kinds) {
+          await rs.query(`TRUNCATE ${t}`);
+          await meta.query(`UPDATE tables SET max_primary_key = NULL WHERE source_name = $1`, [t]);
+          const r = await runCli(['sync', '--job', t], { ...stack.env });
+          if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+          secs.get(t)!.push(r.seconds);
+        }
+      }
+      const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const base = med(secs.get('vc_plain')!);
+      say(`| source column -> target | seconds (median of 3, interleaved) | ratio to no check |`);
+      say(`|---|---|---|`);
+      for (const [t, , , label] of kinds) say(`| ${label} | ${fmt(med(secs.get(t)!), 2)} | ${fmt(med(secs.get(t)!) / base, 2)} |`);
+      for (const [t] of kinds) {
+        await src.query(`DROP TABLE ${t}`);
+        await rs.query(`DROP TABLE ${t}`);
+      }
+      await rs.end();
+      await meta.end();
     }
     await src.end();
     s3.destroy();
