@@ -351,3 +351,61 @@ export function recentLoadErrors(): string {
        TRIM(raw_field_value) AS raw_field_value, err_code, TRIM(err_reason) AS err_reason
 FROM stl_load_errors WHERE TRIM(filename) LIKE $1 ORDER BY starttime DESC LIMIT 10`;
 }
+
+/** A key column for exact matching: VARCHAR keys need their byte length compared too. */
+export interface ExactKeyColumn {
+  name: string;
+  /**
+   * The target column is VARCHAR: Redshift's `=` ignores trailing blanks
+   * (r_Character_types.html), so `'abc' = 'abc '` is true; equal byte lengths
+   * (OCTET_LENGTH counts the blanks) make the match exact.
+   */
+  varchar: boolean;
+}
+
+/**
+ * An exact match of a table's key columns against parameters `$firstParam...` (one per key
+ * column): `=` (Redshift casts the parameter to the column's type) and, for VARCHAR keys,
+ * equal byte lengths.
+ */
+export function exactKeyMatch(key: readonly ExactKeyColumn[], firstParam: number, alias?: string): string {
+  const p = alias ? `${alias}.` : '';
+  return key
+    .map((k, i) => {
+      const c = `${p}${quoteIdent(k.name)}`;
+      const v = `$${firstParam + i}`;
+      return k.varchar ? `${c} = ${v} AND OCTET_LENGTH(${c}) = OCTET_LENGTH(CAST(${v} AS VARCHAR(65535)))` : `${c} = ${v}`;
+    })
+    .join(' AND ');
+}
+
+/** Deletes the rows of `count` keys given as parameters ($1.. in key-column order, tuple after tuple), matched exactly. */
+export function deleteKeysExact(target: TableRef, key: readonly ExactKeyColumn[], count: number): string {
+  if (key.length === 0) throw new Error('deleteKeysExact needs a key');
+  if (!Number.isInteger(count) || count < 1) throw new Error('deleteKeysExact needs at least one key');
+  const tuples: string[] = [];
+  for (let r = 0; r < count; r++) tuples.push(`(${exactKeyMatch(key, r * key.length + 1)})`);
+  return `DELETE FROM ${ref(target)} WHERE ${tuples.join(' OR ')}`;
+}
+
+/**
+ * Deletes the target rows whose keys are in staging, matched exactly (VARCHAR keys by value
+ * and byte length): unlike `deleteMatchingKeys`, a staged 'abc' never deletes a target 'abc '.
+ */
+export function deleteStagedKeysExact(target: TableRef, staging: string, key: readonly ExactKeyColumn[]): string {
+  if (key.length === 0) throw new Error('deleteStagedKeysExact needs a key');
+  const t = ref(target);
+  const cond = key
+    .map((k) => {
+      const a = `${t}.${quoteIdent(k.name)}`;
+      const b = `s.${quoteIdent(k.name)}`;
+      return k.varchar ? `${a} = ${b} AND OCTET_LENGTH(${a}) = OCTET_LENGTH(${b})` : `${a} = ${b}`;
+    })
+    .join(' AND ');
+  return `DELETE FROM ${t} USING ${quoteIdent(staging)} s WHERE ${cond}`;
+}
+
+/** A statement that starts a transaction's snapshot on the table (Redshift: at the first SELECT; c_serial_isolation.html). */
+export function startSnapshot(table: TableRef): string {
+  return `SELECT COUNT(*) AS n FROM ${ref(table)} WHERE 1 = 0`;
+}

@@ -1,0 +1,195 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { resolveConnectionString } from '../config/connection.js';
+import type { Env } from '../config/env.js';
+import { connect, connectRedshift } from '../db/connect.js';
+import { redactText, type Logger } from '../log.js';
+import { startSnapshot } from '../redshift/sql.js';
+import { createS3Client } from '../s3/client.js';
+import { selectColumns } from '../setup/ddl.js';
+import { readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
+import { sourceRelation } from '../sync/catalog.js';
+import { copyAuth, jobS3, matchesGlob } from '../sync/engine.js';
+import * as meta from '../sync/metadata.js';
+import type { JobRow, TableRow } from '../sync/types.js';
+import { compareTable, type CompareOptions } from './compare.js';
+import { lastSuccessfulRun, planVerify, SET_VERIFY_SQL, verifyColumnsOf, type VerifyPlan } from './plan.js';
+import { repairTable } from './repair.js';
+import { buildReport, emptyReport, summarizeReport, type TableReport } from './report.js';
+import { recordVerify } from './store.js';
+
+/**
+ * `redshift-loader verify`: for each table of a job, compare the target with its source
+ * (compare.ts), report what differs, optionally repair it (repair.ts), and record the result
+ * on the tables row. One table's failure never stops the others.
+ */
+export interface VerifyDeps {
+  env: Env;
+  log: Logger;
+  s3?: S3Client;
+  signal?: AbortSignal;
+  workerId?: string;
+  /** Tuning for tests and benchmarks (range size, leaf limits). */
+  compare?: Omit<CompareOptions, 'log'>;
+}
+
+export interface VerifyOptions {
+  tableGlob?: string;
+  tableIds?: number[];
+  repair?: boolean;
+}
+
+export interface VerifyJobResult {
+  job: string;
+  /** Every table matches (after its repair, with --repair). */
+  ok: boolean;
+  tables: TableReport[];
+}
+
+/** A table verifies clean: it matched, or its repair verified clean. */
+export function tableOk(r: TableReport): boolean {
+  return r.status === 'match' || (r.status === 'differ' && r.repair?.status === 'repaired');
+}
+
+export async function verifyJob(metadataUrl: string, jobName: string, opts: VerifyOptions, deps: VerifyDeps): Promise<VerifyJobResult> {
+  const db = await connect(metadataUrl, 'redshift-loader verify');
+  try {
+    const job = await meta.getJobByName(db, jobName);
+    return await verifyJobRow(db, job, opts, deps);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+export async function verifyJobRow(db: pg.ClientBase, job: JobRow, opts: VerifyOptions, deps: VerifyDeps): Promise<VerifyJobResult> {
+  const tables = (await meta.listTables(db, job.id)).filter(
+    (t) => !t.disabled && (!opts.tableGlob || matchesGlob(opts.tableGlob, t.sourceSchema, t.sourceName)) && (!opts.tableIds || opts.tableIds.includes(t.id)),
+  );
+  if (tables.length === 0) deps.log.warn({ job: job.name, glob: opts.tableGlob ?? null }, 'no enabled tables to verify');
+  const reports: TableReport[] = [];
+  for (const t of tables) {
+    if (deps.signal?.aborted) break;
+    reports.push(await verifyTable(db, job, t, opts, deps));
+  }
+  return { job: job.name, ok: reports.every(tableOk), tables: reports };
+}
+
+/** Verifies one table (and repairs it with opts.repair). Never throws: a failure is a report with status 'failed'. */
+export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRow, opts: VerifyOptions, deps: VerifyDeps): Promise<TableReport> {
+  const name = `${table.sourceSchema}.${table.sourceName}`;
+  const targetName = `${table.destinationSchema ?? job.destinationSchema}.${table.destinationName ?? table.sourceName}`;
+  const where = `job "${job.name}", table ${name}`;
+  const log = deps.log.child({ job: job.name, table: name });
+  const started = Date.now();
+  let source: pg.Client | null = null;
+  let redshift: pg.Client | null = null;
+  let report: TableReport;
+  try {
+    const sourceUrl = resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`);
+    const destUrl = resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`);
+    source = await connect(sourceUrl, 'redshift-loader verify').catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to the source: ${e.message}`);
+    });
+    redshift = await connectRedshift(destUrl).catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
+    });
+    const rel = await sourceRelation(source, table.sourceSchema, table.sourceName);
+    if (!rel) throw new Error(`${where}: source table ${name} not found (fix source_schema/source_name, or disable this table)`);
+    const all = await sourceColumnsForDrift(source, table.sourceSchema, table.sourceName);
+    const synced = selectColumns(all, table, where);
+    const plan0Target = { schema: table.destinationSchema ?? job.destinationSchema, name: table.destinationName ?? table.sourceName };
+    const targetColumns = await readTargetColumns(redshift, plan0Target);
+    if (targetColumns.length === 0) throw new Error(`${where}: target table ${targetName} does not exist in Redshift (run: redshift-loader setup --job ${job.name})`);
+    const overlap = deps.env.UPDATED_KEY_OVERLAP_SECONDS;
+    let cutoff: string | null = null;
+    let lastFull: string | null = null;
+    if (table.copyMode === 'INSERT_AND_UPDATE' && table.maxUpdatedKey) cutoff = await meta.normalizeTimestamp(db, table.maxUpdatedKey, overlap);
+    if (table.copyMode === 'FULL_DATA_SYNC') {
+      const last = await lastSuccessfulRun(db, table.id, overlap);
+      lastFull = last?.started ?? null;
+      if (table.updatedKey?.trim() && last) cutoff = last.cutoff;
+    }
+    const plan = planVerify({
+      job: job.name,
+      table,
+      destinationSchema: job.destinationSchema,
+      sourceColumns: verifyColumnsOf(synced),
+      targetColumns,
+      updatedKeyCutoff: cutoff,
+      lastFullSync: lastFull,
+    });
+    log.info(
+      { strategy: plan.strategy, columns: plan.shape.columns.length, skipped: plan.skipped.map((s) => s.name), liveRule: plan.live.rule, repair: !!opts.repair },
+      'verify started',
+    );
+    const src = source;
+    const rs = redshift;
+    // The target's snapshot first, then the source's: every row in the target was extracted
+    // before the source snapshot was taken, so a row only in the target is not one the source
+    // gained after its snapshot.
+    const begin = async () => {
+      await rs.query('BEGIN');
+      await rs.query(startSnapshot(plan.target));
+      await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await src.query(SET_VERIFY_SQL, [plan.live.sourceSettings]);
+    };
+    const end = async () => {
+      await src.query('COMMIT').catch(() => undefined);
+      await rs.query('COMMIT').catch(() => undefined);
+    };
+    await begin();
+    let compared;
+    try {
+      compared = await compareTable(plan, src, rs, { ...deps.compare, log });
+    } catch (err) {
+      await src.query('ROLLBACK').catch(() => undefined);
+      await rs.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    await end();
+    report = buildReport(plan, compared, (Date.now() - started) / 1000);
+    if (opts.repair && report.status === 'differ') {
+      const { bucket, prefix } = jobS3(job, deps.env);
+      const auth = copyAuth(job, deps.env);
+      const s3 = deps.s3 ?? createS3Client(deps.env);
+      try {
+        report.repair = await repairTable({
+          db, job, table, plan, compared, columns: synced.map((c) => c.name).filter((c) => targetColumns.some((t) => t.name === c)),
+          source: src, redshift: rs, s3, bucket, prefix, auth, env: deps.env, log, workerId: deps.workerId, begin, end,
+        });
+      } finally {
+        if (!deps.s3) s3.destroy();
+      }
+    }
+    report.seconds = (Date.now() - started) / 1000;
+    logOutcome(log, plan, report);
+  } catch (err) {
+    const message = redactText(err instanceof Error ? err.message : String(err));
+    report = emptyReport(job.name, name, targetName, table.copyMode);
+    report.error = message.startsWith(where) ? message : `${where}: ${message}`;
+    report.seconds = (Date.now() - started) / 1000;
+    log.error({ err: report.error }, 'verify failed');
+  } finally {
+    await source?.end().catch(() => undefined);
+    await redshift?.end().catch(() => undefined);
+  }
+  await recordVerify(db, table.id, report).catch((e: Error) => log.warn({ err: redactText(e.message) }, 'could not record the verify result'));
+  return report;
+}
+
+function logOutcome(log: Logger, plan: VerifyPlan, r: TableReport): void {
+  const fields = {
+    strategy: plan.strategy,
+    sourceRows: r.compared?.sourceRows,
+    targetRows: r.compared?.targetRows,
+    missing: r.missing.count,
+    extra: r.extra.count,
+    differ: r.differ.count,
+    columns: r.differ.columns,
+    leftOut: r.leftOut,
+    rowsTransferred: r.rowsTransferred,
+    seconds: r.seconds,
+  };
+  if (r.status === 'match') log.info(fields, 'verify: target matches the source');
+  else log.error({ ...fields, summary: summarizeReport(r), repair: r.repair?.status ?? null }, 'verify: target differs from the source');
+}
