@@ -264,7 +264,7 @@ export const SET_REPAIR_KEYS_SQL = `SELECT set_config('${REPAIR_KEYS_SETTING}', 
 export function repairSelectSql(table: { schema: string; name: string }, columns: readonly string[], key: readonly KeyCanon[]): string {
   const cols = columns.map(quoteIdent).join(', ');
   const keyCols = key.map((k) => quoteIdent(k.canon.name)).join(', ');
-  const casts = key.map((k, i) => `(e ->> ${i})::${k.sourceType}`).join(', ');
+  const casts = key.map((k, i) => `(rl_keys.k ->> ${i})::${k.sourceType}`).join(', ');
   const lhs = key.length === 1 ? keyCols : `(${keyCols})`;
-  return `SELECT ${cols}\nFROM ${qualify(table.schema, table.name)}\nWHERE ${lhs} IN (SELECT ${casts} FROM jsonb_array_elements(current_setting('${REPAIR_KEYS_SETTING}')::jsonb) AS e)`;
+  return `SELECT ${cols}\nFROM ${qualify(table.schema, table.name)}\nWHERE ${lhs} IN (SELECT ${casts} FROM jsonb_array_elements(current_setting('${REPAIR_KEYS_SETTING}')::jsonb) AS rl_keys(k))`;
 }
