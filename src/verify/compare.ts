@@ -74,6 +74,12 @@ export interface CompareOptions {
   rangeRows?: number;
   /** At most this many rows of differing ranges are fetched (default 1,000,000); beyond it verify reports counts only. */
   maxLeafRows?: number;
+  /**
+   * Differing ranges holding at most this many rows in all are read row by row; larger ones
+   * are split first (default 4,096 for key ranges, whose splitting reads an index range, and
+   * 50,000 for hash ranges, whose splitting reads the whole key column again).
+   */
+  leafBudget?: number;
 }
 
 type Summary = Map<string, { n: number; s: string }>;
@@ -325,7 +331,7 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
       break;
     }
     const finest = cut.kind === 'range' ? cut.width === 1n : cut.kind === 'hash' && cut.digits >= 24;
-    const budget: number = cut.kind === 'range' ? RANGE_LEAF_BUDGET : HASH_LEAF_BUDGET;
+    const budget: number = o.leafBudget ?? (cut.kind === 'range' ? RANGE_LEAF_BUDGET : HASH_LEAF_BUDGET);
     const leafNow = finest || total <= budget ? diff : cut.kind === 'range' ? diff.filter((b) => size(b) <= LEAF_SMALL) : [];
     const split = diff.filter((b) => !leafNow.includes(b));
     if (leafNow.length > 0) {
