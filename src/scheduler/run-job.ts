@@ -3,6 +3,7 @@ import { connect } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { syncJobRow } from '../sync/engine.js';
 import { closeAbandonedRuns, getJobById } from '../sync/metadata.js';
+import { verifyDueTables } from '../verify/schedule.js';
 import type { RunJob } from './worker.js';
 
 /** The worker's runner: one job = every enabled table of it, through the sync engine. */
@@ -16,6 +17,8 @@ export function syncRunner(metadataUrl: string, env: Env, log: Logger, workerId?
       const abandoned = await closeAbandonedRuns(db, row.id);
       if (abandoned > 0) log.warn({ job: row.name, abandoned }, 'closed sync_runs rows left running by a worker that died');
       const r = await syncJobRow(db, row, {}, { env, log, signal, workerId });
+      // Tables whose verify_interval_minutes has passed are verified after the sync (issue 17); never throws.
+      await verifyDueTables(db, row, { env, log, signal, workerId });
       if (signal.aborted && r.tables.length === 0) return { ok: false, error: 'interrupted before any table ran' };
       const failed = r.tables.filter((t) => !t.ok);
       if (failed.length === 0) return { ok: true };
