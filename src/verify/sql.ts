@@ -61,9 +61,19 @@ export function rowTextSql(d: Dialect, shape: RowShape): string {
   return pieces.join(' || CHR(31) || ');
 }
 
+/**
+ * The integer value of `len` (at most 15) hex digits of an MD5 (hex text `h`) from 1-based
+ * `start`: Postgres converts with a bit-string cast, Redshift with STRTOL (r_STRTOL.html).
+ * Both are exact, so the two sides agree on every value. Delete detection and verify share it.
+ */
+export function md5SliceSql(d: Dialect, h: string, start: number, len: number): string {
+  if (!Number.isInteger(start) || !Number.isInteger(len) || start < 1 || len < 1 || len > 15 || start + len > 33) throw new Error('md5SliceSql: a slice of 1 to 15 of the 32 hex digits');
+  return d === 'postgres' ? `('x' || substr(${h}, ${start}, ${len}))::bit(${4 * len})::bigint` : `STRTOL(SUBSTRING(${h}, ${start}, ${len}), 16)`;
+}
+
 /** The integer value of hex digits 1..15 of an MD5 (hex text `h`). */
 export function md5NumberSql(d: Dialect, h: string): string {
-  return d === 'postgres' ? `('x' || substr(${h}, 1, 15))::bit(60)::bigint` : `STRTOL(SUBSTRING(${h}, 1, 15), 16)`;
+  return md5SliceSql(d, h, 1, 15);
 }
 
 function sumSql(d: Dialect, n: string): string {
