@@ -8,7 +8,7 @@
  *   NULL; a value outside the signed 64-bit range is an error. The guide does not say what
  *   happens at a character that is not a digit of the base: like C's strtol, whose name and
  *   rules the function carries, the digits before it are converted (`'12z'` is 12).
- *   Hex strings of up to 15 digits, the form the loader's hashes use, take a fast path.
+ *   Valid hex strings (the form the loader's hashes use) take a fast path.
  * - `JSON_SERIALIZE(super)` (JSON_SERIALIZE.html): the SUPER value as compact JSON text
  *   (RFC 8259; the guide's examples print no white space: `[10001,10002,"abc"]`), VARCHAR;
  *   a NULL argument returns the JSON text `null`; a result over 65535 bytes (the VARCHAR
@@ -58,19 +58,44 @@ BEGIN
   END IF;
   RETURN acc::bigint;
 END $f$;
--- Inlined by the planner (a single expression): the hex strings of the loader's hashes take the first branch.
-CREATE OR REPLACE FUNCTION redshift_double.strtol(s text, base integer) RETURNS bigint LANGUAGE sql IMMUTABLE AS $f$
-SELECT CASE WHEN base = 16 AND length(s) BETWEEN 1 AND 15 AND translate(s, '0123456789abcdefABCDEF', '') = ''
-  THEN ('x' || lpad(s, 16, '0'))::bit(64)::bigint
-  ELSE redshift_double.strtol_general(s, base) END $f$;
-CREATE OR REPLACE FUNCTION redshift_double.json_serialize_checked(s text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+-- The hex strings of the loader's hashes take the first branch: Postgres 16+ reads '0x...' as an
+-- integer, which is exact for every valid hex string in the 64-bit range (anything else, e.g. a
+-- sign, white space or a digit beyond the base, goes through the general function).
+DO $i$ BEGIN
+  IF current_setting('server_version_num')::int >= 160000 THEN
+    EXECUTE $d$CREATE OR REPLACE FUNCTION redshift_double.strtol(s text, base integer) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $f$
 BEGIN
-  IF octet_length(s) > 65535 THEN
-    RAISE EXCEPTION 'JSON_SERIALIZE: the JSON text is % bytes, over the VARCHAR limit of 65535', octet_length(s) USING ERRCODE = '22001';
+  IF base = 16 AND pg_input_is_valid('0x' || s, 'bigint') THEN RETURN ('0x' || s)::bigint; END IF;
+  RETURN redshift_double.strtol_general(s, base);
+END $f$$d$;
+  ELSE
+    EXECUTE $d$CREATE OR REPLACE FUNCTION redshift_double.strtol(s text, base integer) RETURNS bigint LANGUAGE plpgsql IMMUTABLE AS $f$
+BEGIN
+  IF base = 16 AND length(s) BETWEEN 1 AND 15 AND translate(s, '0123456789abcdefABCDEF', '') = '' THEN RETURN ('x' || lpad(s, 16, '0'))::bit(64)::bigint; END IF;
+  RETURN redshift_double.strtol_general(s, base);
+END $f$$d$;
   END IF;
-  RETURN s;
+END $i$;
+DROP FUNCTION IF EXISTS redshift_double.json_serialize_checked(text);
+DROP FUNCTION IF EXISTS redshift_double.json_serialize(pg_catalog.super);
+-- Large or compressed documents (whose text may pass the VARCHAR limit) are serialized and checked once.
+CREATE OR REPLACE FUNCTION redshift_double.json_serialize_checked(x pg_catalog.super) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+DECLARE
+  t text;
+  r text;
+BEGIN
+  t := x::jsonb::text;
+  r := ${compactJsonbSql('t')};
+  IF octet_length(r) > 65535 THEN
+    RAISE EXCEPTION 'JSON_SERIALIZE: the JSON text is % bytes, over the VARCHAR limit of 65535', octet_length(r) USING ERRCODE = '22001';
+  END IF;
+  RETURN r;
 END $f$;
+-- Inlined into the query (one expression over the column): a document stored in at most 8000
+-- uncompressed bytes cannot make more than 65535 bytes of text (an escaped control character,
+-- six bytes of text, is the most one byte of jsonb can become).
 CREATE OR REPLACE FUNCTION redshift_double.json_serialize(x pg_catalog.super) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
 SELECT CASE WHEN x IS NULL THEN 'null'
-  ELSE redshift_double.json_serialize_checked(${compactJsonbSql('x::jsonb::text')}) END $f$;
+  WHEN pg_column_size(x) > 8000 OR pg_column_compression(x) IS NOT NULL THEN redshift_double.json_serialize_checked(x)
+  ELSE ${compactJsonbSql('x::jsonb::text')} END $f$;
 `;

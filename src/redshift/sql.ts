@@ -409,3 +409,6 @@ export function deleteStagedKeysExact(target: TableRef, staging: string, key: re
 export function startSnapshot(table: TableRef): string {
   return `SELECT COUNT(*) AS n FROM ${ref(table)} WHERE 1 = 0`;
 }
+
+/** Verify reads dates and timestamps as the type's ISO text (r_datestyle.html; ISO, MDY is Redshift's default). */
+export const SET_ISO_DATESTYLE = `SET datestyle TO 'ISO, MDY'`;

@@ -17,13 +17,13 @@ import type { SourceColumn } from '../sync/types.js';
  * | SMALLINT, INTEGER, BIGINT | decimal digits | CAST ... AS VARCHAR |
  * | NUMERIC(p,s) | the value with exactly s decimals (`1.50`) when the source value has no more decimals than s; otherwise the source's own digits, which can never equal a target text, so a value that lost digits differs | ROUND(x, s) on the source |
  * | BOOLEAN | `t` / `f` | CASE |
- * | DATE | `YYYY-MM-DD AD` | TO_CHAR (r_TO_CHAR.html, r_FORMAT_strings.html) |
- * | TIMESTAMP, TIMESTAMPTZ | `YYYY-MM-DD HH24:MI:SS.US AD`, in UTC (both sessions run in UTC) with all six decimals | TO_CHAR |
+ * | DATE | ISO text, `2024-02-29` (` BC` after BC dates) | CAST ... AS VARCHAR, both sessions in DateStyle ISO |
+ * | TIMESTAMP, TIMESTAMPTZ | ISO text in UTC (both sessions run in UTC), to the microsecond with trailing zeros dropped: `2024-02-29 23:59:59.5`, `2024-06-01 06:30:00.123456+00` | CAST ... AS VARCHAR: the type's output, which the guide's examples show in this form (`2012-10-25 14:41:56.96391`, `2022-02-08 16:07:21+00`) |
  * | TIME | `DD HH24:MI:SS.US` of 2000-01-01 + the time (so 24:00:00 is day 02) | TO_CHAR of DATE + TIME (r_DATE-CONCATENATE_function.html) |
  * | TIMETZ | `HH24:MI:SS.US` of the time in UTC | TO_CHAR of DATE + TIMETZ |
  * | VARCHAR | the text the extract wrote (the source type's output: blank padding of char(n), `t`/`f`, `\x..` for bytea, Postgres text of arrays, intervals, ...), trailing blanks included | the value itself |
  * | CHAR(n) | uuid: its 36 characters; anything else: compared without trailing blanks (CHAR pads), noted in the report | RTRIM |
- * | SUPER (from jsonb) | compact JSON: jsonb's text without the blanks after `,` and `:` (strings untouched) vs JSON_SERIALIZE | JSON_SERIALIZE (JSON_SERIALIZE.html) |
+ * | SUPER (from jsonb) | compact JSON: jsonb's text without the blanks after `,` and `:` (strings untouched) vs JSON_SERIALIZE; the row text holds its MD5 | JSON_SERIALIZE (JSON_SERIALIZE.html) |
  * | REAL, DOUBLE PRECISION | skipped: Redshift prints floats with a fixed digit count (extra_float_digits), Postgres 12+ with the shortest exact digits; no text is exact on both | |
  * | SUPER from json (not jsonb) | skipped: json keeps its text's key order, duplicate keys and number spellings, which SUPER's serialization need not reproduce | |
  *
@@ -35,10 +35,21 @@ export interface ColumnCanon {
   targetType: string;
   /** SQL over the quoted column name: its canonical text on the source (NULL for NULL). */
   source: string;
+  /**
+   * The same in two steps, for the summaries: `inner` over the column (computed once per
+   * row in a fenced subquery), then `outer` over its result (`{v}`), which may read it
+   * several times at no cost.
+   */
+  sourceSplit?: { inner: string; outer: string };
   /** Same on the target, in Redshift SQL. */
   target: string;
   /** Arbitrary text (may hold any byte): length-prefixed in the row text, long values hashed. */
   stringLike: boolean;
+  /**
+   * The row text holds the MD5 of the canonical text (an expensive value, e.g. JSON_SERIALIZE,
+   * is then computed once per row, and a document of up to 65535 bytes fits in the row).
+   */
+  hashed?: boolean;
   /** The source column is NOT NULL (its NULL marker can be left out on the source side). */
   notNull: boolean;
   /** The canonical form is not exact for every value; said in the report. */
@@ -52,8 +63,6 @@ export interface SkippedColumn {
 
 export type CanonResult = { ok: true; canon: ColumnCanon } | { ok: false; skipped: SkippedColumn };
 
-const TS_FORMAT = `'YYYY-MM-DD HH24:MI:SS.US BC'`;
-const DATE_FORMAT = `'YYYY-MM-DD BC'`;
 
 const INTEGER_SOURCE = /^(smallint|integer|bigint|oid)$/;
 const NUMERIC_SOURCE = /^(smallint|integer|bigint|oid|numeric(\(\d+(,-?\d+)?\))?)$/;
@@ -78,8 +87,12 @@ function sourceOutputSql(c: string, type: string): string {
  * session's standard_conforming_strings.
  */
 export function compactJsonbSql(c: string): string {
-  const t = `CAST(${c} AS text)`;
-  return `CASE WHEN ${c} IS NULL THEN NULL WHEN ${t} LIKE '%null%' THEN regexp_replace(${t}, E'("(\\\\\\\\.|[^"\\\\\\\\])*")| ', E'\\\\1', 'g') ELSE CAST(json_strip_nulls(CAST(${t} AS json)) AS text) END`;
+  return `CASE WHEN ${c} IS NULL THEN NULL ELSE ${compactTextSql(`CAST(${c} AS text)`)} END`;
+}
+
+/** The same over jsonb's text `t` (not NULL). */
+export function compactTextSql(t: string): string {
+  return `CASE WHEN ${t} LIKE '%null%' THEN regexp_replace(${t}, E'("(\\\\\\\\.|[^"\\\\\\\\])*")| ', E'\\\\1', 'g') ELSE CAST(json_strip_nulls(CAST(${t} AS json)) AS text) END`;
 }
 
 function numericScaleOf(type: string): number | null {
@@ -96,9 +109,9 @@ export function canonicalColumn(src: SourceColumn, targetType: string): CanonRes
   const st = src.type.trim().toLowerCase();
   const tt: RedshiftType = parseTargetType(targetType);
   const skip = (reason: string): CanonResult => ({ ok: false, skipped: { name: src.name, reason } });
-  const ok = (source: string, target: string, stringLike: boolean, note?: string): CanonResult => ({
+  const ok = (source: string, target: string, stringLike: boolean, note?: string, hashed = false): CanonResult => ({
     ok: true,
-    canon: { name: src.name, sourceType: src.type, targetType, source, target, stringLike, notNull: src.notNull, ...(note ? { note } : {}) },
+    canon: { name: src.name, sourceType: src.type, targetType, source, target, stringLike, notNull: src.notNull, ...(hashed ? { hashed } : {}), ...(note ? { note } : {}) },
   });
   const typeText = `${src.type} into ${tt.sql}`;
   switch (tt.family) {
@@ -122,11 +135,13 @@ export function canonicalColumn(src: SourceColumn, targetType: string): CanonRes
       return ok(`CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`, `CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`, false);
     case 'date':
       if (st !== 'date') return skip(`${typeText}: only date sources are compared with a DATE target`);
-      return ok(`to_char(${c}, ${DATE_FORMAT})`, `TO_CHAR(${c}, ${DATE_FORMAT})`, false);
+      return ok(`CAST(${c} AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
     case 'timestamp':
     case 'timestamptz':
       if (!TIMESTAMP_SOURCE.test(st)) return skip(`${typeText}: only date and timestamp sources are compared with a timestamp target`);
-      return ok(`to_char(${c}, ${TS_FORMAT})`, `TO_CHAR(${c}, ${TS_FORMAT})`, false);
+      // The value as the target type holds it: a date is midnight, a timestamptz written into a TIMESTAMP is its UTC wall time.
+      if (tt.family === 'timestamptz') return ok(`CAST(CAST(${c} AS timestamp with time zone) AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
+      return ok(`CAST(CAST(${c} AS timestamp without time zone) AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
     case 'time':
       if (!/^time(\(\d\))?( without time zone)?$/.test(st)) return skip(`${typeText}: only time sources are compared with a TIME target`);
       return ok(`to_char(DATE '2000-01-01' + ${c}, 'DD HH24:MI:SS.US')`, `TO_CHAR(DATE '2000-01-01' + ${c}, 'DD HH24:MI:SS.US')`, false);
@@ -139,7 +154,11 @@ export function canonicalColumn(src: SourceColumn, targetType: string): CanonRes
       if (st === 'uuid') return ok(sourceOutputSql(c, st), `CAST(${c} AS VARCHAR(64))`, true);
       return ok(`RTRIM(${sourceOutputSql(c, st)})`, `RTRIM(${c})`, true, `the target is ${tt.sql}, which pads with blanks: compared without trailing blanks`);
     case 'super':
-      if (st === 'jsonb') return ok(compactJsonbSql(c), `CASE WHEN ${c} IS NULL THEN NULL ELSE JSON_SERIALIZE(${c}) END`, true);
+      if (st === 'jsonb') {
+        const r = ok(compactJsonbSql(c), `CASE WHEN ${c} IS NULL THEN NULL ELSE JSON_SERIALIZE(${c}) END`, false, undefined, true);
+        if (r.ok) r.canon.sourceSplit = { inner: `CAST(${c} AS text)`, outer: compactTextSql('{v}') };
+        return r;
+      }
       if (st === 'json') {
         return skip(`${typeText}: json (unlike jsonb) keeps its text's key order, duplicate keys and number spellings, which SUPER's serialization need not reproduce (make the source column jsonb, or cast it to jsonb in a source view, to have it compared)`);
       }

@@ -4,7 +4,7 @@ import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
 import { connect, connectRedshift } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
-import { startSnapshot } from '../redshift/sql.js';
+import { SET_ISO_DATESTYLE, startSnapshot } from '../redshift/sql.js';
 import { createS3Client } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
@@ -93,6 +93,7 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
     redshift = await connectRedshift(destUrl).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
+    await redshift.query(SET_ISO_DATESTYLE);
     const rel = await sourceRelation(source, table.sourceSchema, table.sourceName);
     if (!rel) throw new Error(`${where}: source table ${name} not found (fix source_schema/source_name, or disable this table)`);
     const all = await sourceColumnsForDrift(source, table.sourceSchema, table.sourceName);

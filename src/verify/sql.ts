@@ -9,6 +9,7 @@ import type { ColumnCanon } from './canonical.js';
  * Row text: one piece per compared column, joined by CHR(31):
  * - a value whose canonical text has a fixed shape (numbers, dates, booleans): the text, or
  *   `N` for NULL (no such text is `N`);
+ * - a SUPER value: the MD5 of its compact JSON text, or `N` (JSON_SERIALIZE runs once per row);
  * - arbitrary text (VARCHAR, CHAR, SUPER): its byte length, CHR(31), then the text itself, or
  *   its MD5 when it is longer than `longValueBytes` (so a row never exceeds Redshift's 65535-byte
  *   strings); NULL is `N` and an empty remainder. The length prefix makes the row text
@@ -39,13 +40,24 @@ export interface RowShape {
 
 const cref = (i: number) => `c${i}`;
 
-/** The canonical value of column i over the table's own column (inner query). */
+/** The canonical value of a column over the table's own column (a complete expression). */
 function canonOf(d: Dialect, col: ColumnCanon): string {
   return d === 'postgres' ? col.source : col.target;
 }
 
+/** What the fenced inner query computes for a column (Postgres may split the canonical value in two steps). */
+function innerOf(d: Dialect, col: ColumnCanon): string {
+  return d === 'postgres' && col.sourceSplit ? col.sourceSplit.inner : canonOf(d, col);
+}
+
+/** The canonical value over the inner query's alias. */
+function outerOf(d: Dialect, col: ColumnCanon, alias: string): string {
+  return d === 'postgres' && col.sourceSplit ? col.sourceSplit.outer.replaceAll('{v}', alias) : alias;
+}
+
 /** One column's piece of the row text, over its canonical value `v` (an alias). */
 export function pieceSql(d: Dialect, col: ColumnCanon, v: string, longValueBytes: number): string {
+  if (col.hashed) return d === 'postgres' ? `COALESCE(md5(${v}), 'N')` : `COALESCE(MD5(${v}), 'N')`;
   if (!col.stringLike) return d === 'postgres' && col.notNull ? v : `COALESCE(${v}, 'N')`;
   const short = `CASE WHEN OCTET_LENGTH(${v}) <= ${longValueBytes} THEN ${v} ELSE MD5(${v}) END`;
   if (d === 'postgres') {
@@ -56,7 +68,7 @@ export function pieceSql(d: Dialect, col: ColumnCanon, v: string, longValueBytes
 
 /** The row text over the aliases c0..cn of the inner query. */
 export function rowTextSql(d: Dialect, shape: RowShape): string {
-  const pieces = shape.columns.map((c, i) => pieceSql(d, c, cref(i), shape.longValueBytes));
+  const pieces = shape.columns.map((c, i) => pieceSql(d, c, outerOf(d, c, cref(i)), shape.longValueBytes));
   if (d === 'postgres') return pieces.length === 1 ? pieces[0]! : `concat_ws(chr(31), ${pieces.join(', ')})`;
   return pieces.join(' || CHR(31) || ');
 }
@@ -156,24 +168,25 @@ function whereSql(conds: Array<string | null>): string {
  */
 export function summarySql(d: Dialect, table: { schema: string; name: string }, shape: RowShape, cut: Cut, restriction: Restriction, filter: string | null): string {
   const t = qualify(table.schema, table.name);
-  const canon = shape.columns.map((c, i) => `${canonOf(d, c)} AS ${cref(i)}`);
+  const canon = shape.columns.map((c, i) => `${innerOf(d, c)} AS ${cref(i)}`);
   const b = bucketSql(d, shape, cut);
   const where = whereSql([filter, restrictionSql(d, shape, restriction)]);
+  // Range numbers are grouped as integers and turned into text once per range.
   if (d === 'postgres') {
     // OFFSET 0 keeps the canonical values computed once each (the subquery is not flattened into the expressions that read them twice).
     return [
-      `SELECT b, count(*) AS n, ${sumSql(d, md5NumberSql(d, 'h'))} AS s FROM (`,
+      `SELECT b::text AS b, count(*) AS n, ${sumSql(d, md5NumberSql(d, 'h'))} AS s FROM (`,
       `  SELECT b, md5(${rowTextSql(d, shape)}) AS h FROM (`,
-      `    SELECT (${b})::text AS b, ${canon.join(', ')}`,
+      `    SELECT ${b} AS b, ${canon.join(', ')}`,
       `    FROM ${t}${where.replace(/\n/g, '\n    ')}`,
       `    OFFSET 0) x) y`,
       `GROUP BY b`,
     ].join('\n');
   }
   return [
-    `SELECT b, COUNT(*) AS n, ${sumSql(d, md5NumberSql(d, 'h'))} AS s FROM (`,
+    `SELECT CAST(b AS VARCHAR(32)) AS b, COUNT(*) AS n, ${sumSql(d, md5NumberSql(d, 'h'))} AS s FROM (`,
     `  SELECT b, MD5(${rowTextSql(d, shape)}) AS h FROM (`,
-    `    SELECT CAST(${b} AS VARCHAR(32)) AS b, ${canon.join(', ')}`,
+    `    SELECT ${b} AS b, ${canon.join(', ')}`,
     `    FROM ${t}${where.replace(/\n/g, '\n    ')}) x) y`,
     `GROUP BY b`,
   ].join('\n');
@@ -197,7 +210,7 @@ export function leafSql(d: Dialect, table: { schema: string; name: string }, sha
   if (keyIdx.some((i) => i < 0)) throw new Error('leafSql: every key column must be a compared column');
   const inner = [
     d === 'postgres' ? `(${b})::text AS b` : `CAST(${b} AS VARCHAR(32)) AS b`,
-    ...shape.columns.map((c, i) => `${canonOf(d, c)} AS ${cref(i)}`),
+    ...shape.columns.map((c, i) => `${innerOf(d, c)} AS ${cref(i)}`),
     ...shape.key.map((k, j) => `${nativeKeySql(d, k)} AS n${j}`),
   ];
   const md5 = d === 'postgres' ? 'md5' : 'MD5';
@@ -206,7 +219,7 @@ export function leafSql(d: Dialect, table: { schema: string; name: string }, sha
     'b',
     ...keyIdx.map((i, j) => `${cref(i)} AS k${j}`),
     ...shape.key.map((_, j) => `n${j}`),
-    ...shape.columns.map((c, i) => `${sub}(${md5}(${pieceSql(d, c, cref(i), shape.longValueBytes)}), 1, 16) AS h${i}`),
+    ...shape.columns.map((c, i) => `${sub}(${md5}(${pieceSql(d, c, outerOf(d, c, cref(i)), shape.longValueBytes)}), 1, 16) AS h${i}`),
   ];
   const where = whereSql([filter, restrictionSql(d, shape, restriction)]);
   return [
