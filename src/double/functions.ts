@@ -91,10 +91,10 @@ BEGIN
   END IF;
   RETURN r;
 END $f$;
--- Inlined into the query (one expression over the column): a document stored in at most 8000
+-- Inlined into the query (one expression over the column; STABLE, as pg_column_size is): a document stored in at most 8000
 -- uncompressed bytes cannot make more than 65535 bytes of text (an escaped control character,
 -- six bytes of text, is the most one byte of jsonb can become).
-CREATE OR REPLACE FUNCTION redshift_double.json_serialize(x pg_catalog.super) RETURNS text LANGUAGE sql IMMUTABLE AS $f$
+CREATE OR REPLACE FUNCTION redshift_double.json_serialize(x pg_catalog.super) RETURNS text LANGUAGE sql STABLE AS $f$
 SELECT CASE WHEN x IS NULL THEN 'null'
   WHEN pg_column_size(x) > 8000 OR pg_column_compression(x) IS NOT NULL THEN redshift_double.json_serialize_checked(x)
   ELSE ${compactJsonbSql('x::jsonb::text')} END $f$;

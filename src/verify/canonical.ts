@@ -27,7 +27,8 @@ import type { SourceColumn } from '../sync/types.js';
  * | REAL, DOUBLE PRECISION | skipped: Redshift prints floats with a fixed digit count (extra_float_digits), Postgres 12+ with the shortest exact digits; no text is exact on both | |
  * | SUPER from json (not jsonb) | skipped: json keeps its text's key order, duplicate keys and number spellings, which SUPER's serialization need not reproduce | |
  *
- * NULL is not a text: the row text writes it as a marker no value can produce.
+ * NULL is not a text: the row text writes it as a marker no value can produce. (A bare VARCHAR is
+ * VARCHAR(256) on Redshift, longer than any of the fixed-shape texts above.)
  */
 export interface ColumnCanon {
   name: string;
@@ -119,13 +120,13 @@ export function canonicalColumn(src: SourceColumn, targetType: string): CanonRes
     case 'integer':
     case 'bigint':
       if (!INTEGER_SOURCE.test(st)) return skip(`${typeText}: only integer sources are compared with an integer target`);
-      return ok(`CAST(${c} AS text)`, `CAST(${c} AS VARCHAR(32))`, false);
+      return ok(`CAST(${c} AS text)`, `CAST(${c} AS VARCHAR)`, false);
     case 'numeric': {
       if (!NUMERIC_SOURCE.test(st)) return skip(`${typeText}: only integer and numeric sources are compared with a NUMERIC target`);
       const s = tt.scale ?? 0;
       // Same scale: the source's text already has exactly s decimals.
       const source = numericScaleOf(st) === s && !INTEGER_SOURCE.test(st) ? `CAST(${c} AS text)` : `CASE WHEN ${c} = ROUND(${c}, ${s}) THEN CAST(ROUND(${c}, ${s}) AS text) ELSE CAST(${c} AS text) END`;
-      return ok(source, `CAST(${c} AS VARCHAR(64))`, false);
+      return ok(source, `CAST(${c} AS VARCHAR)`, false);
     }
     case 'real':
     case 'double':
@@ -135,13 +136,13 @@ export function canonicalColumn(src: SourceColumn, targetType: string): CanonRes
       return ok(`CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`, `CASE WHEN ${c} THEN 't' WHEN NOT ${c} THEN 'f' END`, false);
     case 'date':
       if (st !== 'date') return skip(`${typeText}: only date sources are compared with a DATE target`);
-      return ok(`CAST(${c} AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
+      return ok(`CAST(${c} AS text)`, `CAST(${c} AS VARCHAR)`, false);
     case 'timestamp':
     case 'timestamptz':
       if (!TIMESTAMP_SOURCE.test(st)) return skip(`${typeText}: only date and timestamp sources are compared with a timestamp target`);
       // The value as the target type holds it: a date is midnight, a timestamptz written into a TIMESTAMP is its UTC wall time.
-      if (tt.family === 'timestamptz') return ok(`CAST(CAST(${c} AS timestamp with time zone) AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
-      return ok(`CAST(CAST(${c} AS timestamp without time zone) AS text)`, `CAST(${c} AS VARCHAR(64))`, false);
+      if (tt.family === 'timestamptz') return ok(`CAST(CAST(${c} AS timestamp with time zone) AS text)`, `CAST(${c} AS VARCHAR)`, false);
+      return ok(`CAST(CAST(${c} AS timestamp without time zone) AS text)`, `CAST(${c} AS VARCHAR)`, false);
     case 'time':
       if (!/^time(\(\d\))?( without time zone)?$/.test(st)) return skip(`${typeText}: only time sources are compared with a TIME target`);
       return ok(`to_char(DATE '2000-01-01' + ${c}, 'DD HH24:MI:SS.US')`, `TO_CHAR(DATE '2000-01-01' + ${c}, 'DD HH24:MI:SS.US')`, false);
