@@ -9,6 +9,8 @@ import {
   sourceKeysLeftOutSql,
   summarySql,
   targetKeysLeftOutSql,
+  MAX_BIGINT,
+  MIN_BIGINT,
   type Cut,
   type Restriction,
 } from './sql.js';
@@ -113,8 +115,11 @@ export function restrictionsFor(cut: Cut, buckets: string[]): Restriction[] {
   if (cut.kind === 'whole') return [{ kind: 'all' }];
   const out: Restriction[] = [];
   if (cut.kind === 'range') {
-    const iv = mergeIntervals(buckets.map((b) => BigInt(b)), cut.width);
-    for (let i = 0; i < iv.length; i += CHUNK) out.push({ kind: 'intervals', intervals: iv.slice(i, i + CHUNK) });
+    const sorted = buckets.map((b) => BigInt(b)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let i = 0; i < sorted.length; i += CHUNK) {
+      const list = sorted.slice(i, i + CHUNK);
+      out.push({ kind: 'intervals', intervals: mergeIntervals(list, cut.width), buckets: { width: cut.width, list } });
+    }
   } else {
     const sorted = [...buckets].sort();
     for (let i = 0; i < sorted.length; i += CHUNK) out.push({ kind: 'prefixes', digits: cut.digits, prefixes: sorted.slice(i, i + CHUNK) });
@@ -122,19 +127,49 @@ export function restrictionsFor(cut: Cut, buckets: string[]): Restriction[] {
   return out;
 }
 
-async function summaries(plan: VerifyPlan, src: Conn, tgt: Conn, cut: Cut, restrictions: Restriction[]): Promise<[Summary, Summary]> {
-  const read = async (conn: Conn, side: 'source' | 'target'): Promise<Summary> => {
-    const m: Summary = new Map();
-    for (const r of restrictions) {
+/**
+ * Range summaries of both sides. With several sessions per side (`pairs`), the restrictions are
+ * spread over them and run at once; summaries of one range read in parts add up.
+ */
+async function summaries(plan: VerifyPlan, pairs: Array<{ source: Conn; target: Conn }>, cut: Cut, restrictions: Restriction[]): Promise<[Summary, Summary]> {
+  const add = (m: Summary, b: string, n: number, sum: string) => {
+    const x = m.get(b);
+    m.set(b, x ? { n: x.n + n, s: (BigInt(x.s) + BigInt(sum)).toString() } : { n, s: sum });
+  };
+  const read = async (side: 'source' | 'target', m: Summary, conn: Conn, rs: Restriction[]) => {
+    for (const r of rs) {
       const sql = side === 'source'
         ? summarySql('postgres', plan.source, plan.shape, cut, r, plan.live.sourceFilter)
         : summarySql('redshift', plan.target, plan.shape, cut, r, plan.live.targetFilter);
       const res = await conn.query<{ b: string; n: string | number; s: string | null }>(sql, side === 'target' ? plan.live.targetParams : []);
-      for (const row of res.rows) m.set(String(row.b), { n: Number(row.n), s: String(row.s ?? '0') });
+      for (const row of res.rows) add(m, String(row.b), Number(row.n), String(row.s ?? '0'));
     }
-    return m;
   };
-  return Promise.all([read(src, 'source'), read(tgt, 'target')]);
+  const s: Summary = new Map();
+  const t: Summary = new Map();
+  const per = pairs.map(() => [] as Restriction[]);
+  restrictions.forEach((r, i) => per[i % pairs.length]!.push(r));
+  await Promise.all(pairs.flatMap((p, i) => (per[i]!.length ? [read('source', s, p.source, per[i]!), read('target', t, p.target, per[i]!)] : [])));
+  return [s, t];
+}
+
+/** The first level's key space cut into `parts` intervals of whole ranges, the outer ones open-ended (rows beyond the source's span). */
+export function splitSpan(lo: bigint, hi: bigint, width: bigint, parts: number): Restriction[] {
+  if (parts <= 1 || hi <= lo) return [{ kind: 'all' }];
+  const first = lo >= 0n ? lo / width : -1n - (-1n - lo) / width;
+  const last = hi >= 0n ? hi / width : -1n - (-1n - hi) / width;
+  const buckets = last - first + 1n;
+  const n = BigInt(Math.min(parts, Number(buckets)));
+  if (n <= 1n) return [{ kind: 'all' }];
+  const out: Restriction[] = [];
+  for (let i = 0n; i < n; i++) {
+    const b0 = first + (buckets * i) / n;
+    const b1 = first + (buckets * (i + 1n)) / n - 1n;
+    const from = i === 0n ? MIN_BIGINT : b0 * width;
+    const to = i === n - 1n ? MAX_BIGINT : (b1 + 1n) * width - 1n;
+    out.push({ kind: 'intervals', intervals: [[from, to]] });
+  }
+  return out;
 }
 
 function differing(a: Summary, b: Summary): string[] {
@@ -268,7 +303,7 @@ export async function dropLeftOut(plan: VerifyPlan, src: Conn, tgt: Conn, d: Dif
   }
 }
 
-export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: CompareOptions = {}): Promise<CompareResult> {
+export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: CompareOptions = {}, more: Array<{ source: Conn; target: Conn }> = []): Promise<CompareResult> {
   const log = o.log;
   const rangeRows = o.rangeRows ?? 1024;
   const maxLeafRows = o.maxLeafRows ?? 1_000_000;
@@ -281,6 +316,7 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
   }
 
   let cut: Cut;
+  let firstLevel: Restriction[] = [{ kind: 'all' }];
   if (plan.strategy === 'whole') cut = { kind: 'whole' };
   else {
     const est = Number((await src.query<{ n: string }>(ROW_ESTIMATE_SQL, [plan.source.schema, plan.source.name])).rows[0]?.n ?? -1);
@@ -293,6 +329,8 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
       const hi = span.hi === null ? 0n : BigInt(span.hi);
       const perRow = (hi - lo + 1n) * BigInt(rangeRows) / BigInt(Math.ceil(rows));
       cut = { kind: 'range', width: 1n << BigInt(Math.min(62, log2Ceil(perRow < 1n ? 1n : perRow))) };
+      // The first level reads every row: with more sessions, each reads its part of the key span.
+      firstLevel = splitSpan(lo, hi, cut.width, 1 + more.length);
     } else {
       const digits = Math.max(0, Math.min(8, Math.ceil(Math.log(rows / rangeRows) / Math.log(16))));
       cut = { kind: 'hash', digits };
@@ -300,7 +338,8 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
   }
 
   const t0 = Date.now();
-  let [s, t] = await summaries(plan, src, tgt, cut, [{ kind: 'all' }]);
+  const main = { source: src, target: tgt };
+  let [s, t] = await summaries(plan, [main, ...more], cut, firstLevel);
   const result: CompareResult = {
     sourceRows: [...s.values()].reduce((a, x) => a + x.n, 0),
     targetRows: [...t.values()].reduce((a, x) => a + x.n, 0),
@@ -314,7 +353,7 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
   };
   let diff = differing(s, t);
   result.differingRanges = diff.length;
-  log?.info({ level: 1, cut: describeCut(cut), ranges: result.ranges, differing: diff.length, seconds: (Date.now() - t0) / 1000 }, 'verify: compared range summaries');
+  log?.info({ level: 1, cut: describeCut(cut), sessions: firstLevel.length, ranges: result.ranges, differing: diff.length, seconds: (Date.now() - t0) / 1000 }, 'verify: compared range summaries');
   if (cut.kind === 'whole') {
     result.wholeMatch = diff.length === 0;
     return result;
@@ -350,7 +389,7 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
     if (split.length === 0) break;
     const next: Cut = cut.kind === 'range' ? { kind: 'range', width: cut.width > 16n ? cut.width / 16n : 1n } : { kind: 'hash', digits: (cut as { digits: number }).digits + (total > 16 * budget ? 2 : 1) };
     const t1 = Date.now();
-    [s, t] = await summaries(plan, src, tgt, next, restrictionsFor(cut, split));
+    [s, t] = await summaries(plan, [main], next, restrictionsFor(cut, split));
     cut = next;
     diff = differing(s, t);
     result.levels++;

@@ -9,6 +9,7 @@ import { createS3Client } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
 import { sourceRelation } from '../sync/catalog.js';
+import { SnapshotSessions } from '../sync/snapshot.js';
 import { copyAuth, jobS3, matchesGlob } from '../sync/engine.js';
 import * as meta from '../sync/metadata.js';
 import type { JobRow, TableRow } from '../sync/types.js';
@@ -138,16 +139,44 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
       await src.query('COMMIT').catch(() => undefined);
       await rs.query('COMMIT').catch(() => undefined);
     };
-    await begin();
+    // Key ranges: the first level (which reads every row) runs on EXTRACT_SESSIONS sessions per
+    // side, each on its part of the key span: more source sessions join the source snapshot,
+    // more Redshift sessions take their snapshots before it.
+    const extra = plan.strategy === 'range' ? deps.env.EXTRACT_SESSIONS - 1 : 0;
+    const moreTargets: pg.Client[] = [];
+    const snapshots = new SnapshotSessions(sourceUrl, extra);
+    let joined: pg.Client[] = [];
     let compared;
     try {
-      compared = await compareTable(plan, src, rs, { ...deps.compare, log });
+      for (let i = 0; i < extra; i++) {
+        const c = await connectRedshift(destUrl);
+        moreTargets.push(c);
+        await c.query(SET_ISO_DATESTYLE);
+        await c.query('BEGIN');
+        await c.query(startSnapshot(plan.target));
+      }
+      await begin();
+      if (extra > 0) {
+        joined = await snapshots.join(src, extra);
+        const reason = snapshots.takeUnreported();
+        if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; verifying on one session');
+        for (const c of joined) await c.query(SET_VERIFY_SQL, [plan.live.sourceSettings]);
+      }
+      const more = joined.map((c, i) => ({ source: c as pg.ClientBase, target: moreTargets[i]! as pg.ClientBase }));
+      compared = await compareTable(plan, src, rs, { ...deps.compare, log }, more);
+      await end();
     } catch (err) {
       await src.query('ROLLBACK').catch(() => undefined);
       await rs.query('ROLLBACK').catch(() => undefined);
       throw err;
+    } finally {
+      await snapshots.finish(joined, 'COMMIT');
+      await snapshots.close();
+      for (const c of moreTargets) {
+        await c.query('COMMIT').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
     }
-    await end();
     report = buildReport(plan, compared, (Date.now() - started) / 1000);
     if (opts.repair && report.status === 'differ') {
       const { bucket, prefix } = jobS3(job, deps.env);

@@ -68,9 +68,18 @@ export function pieceSql(d: Dialect, col: ColumnCanon, v: string, longValueBytes
 
 /** The row text over the aliases c0..cn of the inner query. */
 export function rowTextSql(d: Dialect, shape: RowShape): string {
-  const pieces = shape.columns.map((c, i) => pieceSql(d, c, outerOf(d, c, cref(i)), shape.longValueBytes));
-  if (d === 'postgres') return pieces.length === 1 ? pieces[0]! : `concat_ws(chr(31), ${pieces.join(', ')})`;
-  return pieces.join(' || CHR(31) || ');
+  if (d === 'postgres') {
+    // concat_ws joins every part with CHR(31) in one pass: a text piece's length and value are
+    // two of its arguments (NULL: 'N' and ''), which gives the same text as Redshift's piece.
+    const args = shape.columns.flatMap((c, i) => {
+      const v = outerOf(d, c, cref(i));
+      if (!c.stringLike || c.hashed) return [pieceSql(d, c, v, shape.longValueBytes)];
+      const value = `CASE WHEN octet_length(${v}) <= ${shape.longValueBytes} THEN ${v} ELSE md5(${v}) END`;
+      return c.notNull ? [`octet_length(${v})`, value] : [`COALESCE(octet_length(${v})::text, 'N')`, `COALESCE(${value}, '')`];
+    });
+    return `concat_ws(chr(31), ${args.join(', ')})`;
+  }
+  return shape.columns.map((c, i) => pieceSql(d, c, outerOf(d, c, cref(i)), shape.longValueBytes)).join(' || CHR(31) || ');
 }
 
 /**
@@ -109,8 +118,19 @@ export function keyTextSql(d: Dialect, key: readonly KeyCanon[]): string {
  */
 export type Cut = { kind: 'range'; width: bigint } | { kind: 'hash'; digits: number } | { kind: 'whole' };
 
-/** Which ranges a query reads: all, integer intervals (inclusive), or hash prefixes. */
-export type Restriction = { kind: 'all' } | { kind: 'intervals'; intervals: Array<[bigint, bigint]> } | { kind: 'prefixes'; digits: number; prefixes: string[] };
+export const MIN_BIGINT = -(2n ** 63n);
+export const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** Which ranges a query reads: all, integer intervals (inclusive; MIN_BIGINT / MAX_BIGINT leave an end open), or hash prefixes. */
+export type Restriction =
+  | { kind: 'all' }
+  /**
+   * Key intervals. When they are whole ranges of one width (`buckets`), Redshift reads them as
+   * one IN list over the range number: a hash lookup per row, where many ORed BETWEENs cost a
+   * comparison each (Redshift has no index; the source reads the intervals through its index).
+   */
+  | { kind: 'intervals'; intervals: Array<[bigint, bigint]>; buckets?: { width: bigint; list: bigint[] } }
+  | { kind: 'prefixes'; digits: number; prefixes: string[] };
 
 function rawFirstKey(shape: RowShape): string {
   return quoteIdent(shape.key[0]!.canon.name);
@@ -140,7 +160,17 @@ export function restrictionSql(d: Dialect, shape: RowShape, r: Restriction): str
     case 'intervals': {
       const k = rawFirstKey(shape);
       if (r.intervals.length === 0) return 'FALSE';
-      return `(${r.intervals.map(([lo, hi]) => (lo === hi ? `${k} = ${lo}` : `${k} BETWEEN ${lo} AND ${hi}`)).join(' OR ')})`;
+      if (d === 'redshift' && r.buckets && r.buckets.list.length > 1) {
+        return `${bucketSql(d, shape, { kind: 'range', width: r.buckets.width })} IN (${r.buckets.list.map(String).join(', ')})`;
+      }
+      const one = ([lo, hi]: [bigint, bigint]) => {
+        if (lo === hi) return `${k} = ${lo}`;
+        if (lo <= MIN_BIGINT && hi >= MAX_BIGINT) return 'TRUE';
+        if (lo <= MIN_BIGINT) return `${k} <= ${hi}`;
+        if (hi >= MAX_BIGINT) return `${k} >= ${lo}`;
+        return `${k} BETWEEN ${lo} AND ${hi}`;
+      };
+      return `(${r.intervals.map(one).join(' OR ')})`;
     }
     case 'prefixes': {
       if (r.prefixes.some((p) => !HEX.test(p) || p.length !== r.digits)) throw new Error('restrictionSql: bad hash prefix');

@@ -113,7 +113,14 @@ describe('verify SQL', () => {
     expect(d.changed.map((c) => [c.source.k[0], c.columns])).toEqual([['y', ['v']]]);
     expect(compareKeys(['10'], ['9'])).toBe(1);
     expect(compareKeys(['a', '2'], ['a', '10'])).toBe(-1);
-    expect(restrictionsFor({ kind: 'range', width: 16n }, ['3', '1', '2', '7', '-1'])).toEqual([{ kind: 'intervals', intervals: [[-16n, -1n], [16n, 63n], [112n, 127n]] }]);
+    const rr = restrictionsFor({ kind: 'range', width: 16n }, ['3', '1', '2', '7', '-1']);
+    expect(rr).toEqual([{ kind: 'intervals', intervals: [[-16n, -1n], [16n, 63n], [112n, 127n]], buckets: { width: 16n, list: [-1n, 1n, 2n, 3n, 7n] } }]);
+    // The source reads the intervals (its index); Redshift one IN list of range numbers.
+    expect(vsql.restrictionSql('postgres', p.shape, rr[0]!)).toBe('("code" BETWEEN -16 AND -1 OR "code" BETWEEN 16 AND 63 OR "code" BETWEEN 112 AND 127)');
+    const ints = planVerify(base);
+    expect(vsql.restrictionSql('redshift', ints.shape, rr[0]!)).toBe('CASE WHEN "id" >= 0 THEN "id" / 16 ELSE -1 - (-1 - "id") / 16 END IN (-1, 1, 2, 3, 7)');
+    expect(vsql.restrictionSql('redshift', ints.shape, { kind: 'intervals', intervals: [[vsql.MIN_BIGINT, 99n]] })).toBe('("id" <= 99)');
+    expect(compareKeys(['1'], ['1'])).toBe(0);
   });
 
   it('prints a report: counts, example keys with visible blanks, differing columns, skipped columns and notes', () => {
