@@ -41,6 +41,20 @@ async function main() {
     const r = v.tables[0]!;
     console.log(`copy ${c} verify ${s} ratio ${(s / c).toFixed(2)} status ${r.status} ${r.error ?? ''} ranges ${JSON.stringify(r.ranges)} transferred ${r.rowsTransferred} diff ${r.missing.count}/${r.extra.count}/${r.differ.count}`);
   }
+  if (process.env.DIRTY) {
+    await rs.query(`UPDATE vb SET note = note || 'x' WHERE id IN (SELECT 1 + (g * 19997) % ${ROWS} FROM generate_series(1, 100) g)`);
+    for (let i = 0; i < 2; i++) {
+      const c = await drain();
+      const t = Date.now();
+      const v = await verifyJob(env0.DATABASE_URL!, 'vb', {}, { env, log });
+      const s = (Date.now() - t) / 1000;
+      const r = v.tables[0]!;
+      console.log(`DIRTY copy ${c} verify ${s} ratio ${(s / c).toFixed(2)} status ${r.status} ranges ${JSON.stringify(r.ranges)} transferred ${r.rowsTransferred} diff ${r.missing.count}/${r.extra.count}/${r.differ.count}`);
+    }
+    const t = Date.now();
+    const v = await verifyJob(env0.DATABASE_URL!, 'vb', { repair: true }, { env, log });
+    console.log('repair', (Date.now() - t) / 1000, JSON.stringify(v.tables[0]!.repair));
+  }
   await src.end(); await rs.end(); await meta.end();
 }
 main().catch((e) => { console.error(e); process.exit(1); });
