@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
 import { parseTargetType } from '../setup/types.js';
+import { seenFilterSql, seenSettings, type TablePlan } from '../sync/plan.js';
 import type { CopyMode, TableRow } from '../sync/types.js';
 import { canonicalColumn, type ColumnCanon, type SkippedColumn } from './canonical.js';
 import type { KeyCanon, RowShape } from './sql.js';
@@ -39,6 +40,12 @@ export interface LivePlan {
   targetFilter: string | null;
   targetParams: string[];
   /**
+   * INSERT_AND_UPDATE with the last run's record of what it read (tables.watermark_snapshot):
+   * rows of the overlap window that run read are compared after all. `settings(xmax)` gives
+   * VERIFY_SEEN_SETTING's JSON for the verify snapshot's xmax.
+   */
+  seen: { settings: (snapshotXmax: string) => string } | null;
+  /**
    * INSERT_ONLY whose key order may differ between the systems: the target is not filtered,
    * and keys found only in the target that come after the watermark in the source's order
    * are left out (they were loaded after the watermark was read).
@@ -62,7 +69,10 @@ export interface VerifyPlan {
 }
 
 export const VERIFY_SETTING = 'redshift_loader.verify';
-export const SET_VERIFY_SQL = `SELECT set_config('${VERIFY_SETTING}', $1, true)`;
+/** The seen filter's values (src/sync/plan.ts seenSettings) for the verify snapshot. */
+export const VERIFY_SEEN_SETTING = 'redshift_loader.verify_seen';
+/** Sets the live rule's values ($1) and the seen filter's ($2, `[]` when there is none) in the source transaction. */
+export const SET_VERIFY_SQL = `SELECT set_config('${VERIFY_SETTING}', $1, true), set_config('${VERIFY_SEEN_SETTING}', $2, true)`;
 
 const settingRef = (i: number, type: string) => `(current_setting('${VERIFY_SETTING}')::jsonb ->> ${i})::${type}`;
 
@@ -86,6 +96,11 @@ export interface PlanInput {
   updatedKeyCutoff: string | null;
   /** When FULL_DATA_SYNC last succeeded (for the report). */
   lastFullSync?: string | null;
+  /**
+   * INSERT_AND_UPDATE on a table (rows with an xmin): the sync engine's plan of the table with
+   * the last run's record of what it read (`seen`), when it is valid for the stored watermark.
+   */
+  seenPlan?: TablePlan | null;
 }
 
 export function planVerify(p: PlanInput): VerifyPlan {
@@ -170,7 +185,7 @@ interface LiveContext {
   strategy: VerifyPlan['strategy'];
 }
 
-const NONE = (rule: string | null): LivePlan => ({ rule, sourceSettings: '[]', sourceFilter: null, targetFilter: null, targetParams: [], keysAfterWatermark: null });
+const NONE = (rule: string | null): LivePlan => ({ rule, sourceSettings: '[]', sourceFilter: null, targetFilter: null, targetParams: [], seen: null, keysAfterWatermark: null });
 
 function livePlan(p: PlanInput, x: LiveContext): LivePlan {
   const t = p.table;
@@ -179,13 +194,31 @@ function livePlan(p: PlanInput, x: LiveContext): LivePlan {
     const tgt = x.byTarget.get(x.updatedKey!);
     if (!tgt) throw new VerifyConfigError(`${x.where}: updated_key column "${x.updatedKey}" is missing from the target`);
     const tgtType = parseTargetType(tgt.type).sql;
-    return {
+    const base: LivePlan = {
       rule: `rows whose ${x.updatedKey} is at or after ${p.updatedKeyCutoff} (${since} minus UPDATED_KEY_OVERLAP_SECONDS) on either side are left out: they changed after the target's last sync`,
       sourceSettings: JSON.stringify([p.updatedKeyCutoff]),
       sourceFilter: `(${uk} < ${settingRef(0, x.byName.get(x.updatedKey!)!.type)} OR ${uk} IS NULL)`,
       targetFilter: `(${uk} < CAST($1 AS ${tgtType}) OR ${uk} IS NULL)`,
       targetParams: [p.updatedKeyCutoff!],
+      seen: null,
       keysAfterWatermark: null,
+    };
+    const sp = p.seenPlan;
+    const seenSql = sp?.seen ? seenFilterSql(sp, VERIFY_SEEN_SETTING) : null;
+    if (!sp?.seen || !seenSql || t.copyMode !== 'INSERT_AND_UPDATE') return base;
+    // The overlap window's rows that the last run read (committed before its first snapshot, in
+    // the key range it covered) are in the target as that run read them: compare them too. On
+    // the target, rows up to that range's last updated key are kept; a key whose source row
+    // is newer is then found on one side only and left out there.
+    const upToUk = sp.seen.upTo[0]!;
+    return {
+      ...base,
+      rule: `rows whose ${x.updatedKey} is at or after ${p.updatedKeyCutoff} (${since} minus UPDATED_KEY_OVERLAP_SECONDS) on either side are left out, unless the last sync read them: they changed after the target's last sync`,
+      // seenFilterSql is "NOT (read by the last run)": its inside is the rows that run read.
+      sourceFilter: `(${uk} < ${settingRef(0, x.byName.get(x.updatedKey!)!.type)} OR ${uk} IS NULL OR ${seenSql.replace(/^NOT /, '')})`,
+      targetFilter: `(${uk} < CAST($1 AS ${tgtType}) OR ${uk} IS NULL OR ${uk} <= CAST($2 AS ${tgtType}))`,
+      targetParams: [p.updatedKeyCutoff!, upToUk],
+      seen: { settings: (xmax) => seenSettings(sp, xmax) },
     };
   };
   switch (t.copyMode) {
@@ -214,6 +247,7 @@ function livePlan(p: PlanInput, x: LiveContext): LivePlan {
         sourceFilter: `NOT ${after}`,
         targetFilter: null,
         targetParams: [],
+        seen: null,
         keysAfterWatermark: null,
       };
       const allInteger = x.key.length === x.primaryKey.length && x.primaryKey.every((k, i) => INTEGER.test(x.byName.get(k)!.type) && INTEGER_FAMILY.has(x.key[i]!.targetFamily));

@@ -8,7 +8,8 @@ import { SET_ISO_DATESTYLE, startSnapshot } from '../redshift/sql.js';
 import { createS3Client } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
-import { sourceRelation } from '../sync/catalog.js';
+import { hasRowXmin, sourceRelation } from '../sync/catalog.js';
+import { planTable, SNAPSHOT_XIDS_SQL, type TablePlan } from '../sync/plan.js';
 import { SnapshotSessions } from '../sync/snapshot.js';
 import { copyAuth, jobS3, matchesGlob } from '../sync/engine.js';
 import * as meta from '../sync/metadata.js';
@@ -111,6 +112,13 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
       lastFull = last?.started ?? null;
       if (table.updatedKey?.trim() && last) cutoff = last.cutoff;
     }
+    // What the last run read (INSERT_AND_UPDATE on a table): the overlap window's rows it read are compared too.
+    let seenPlan: TablePlan | null = null;
+    const seen = table.watermarkSnapshot;
+    if (table.copyMode === 'INSERT_AND_UPDATE' && hasRowXmin(rel) && seen && cutoff !== null) {
+      const ep = planTable(table, synced, { rowLimit: 1, chunkSize: 1, destinationSchema: job.destinationSchema }, job.name);
+      if (seen.upTo.length === ep.keysetColumns.length) seenPlan = { ...ep, seen };
+    }
     const plan = planVerify({
       job: job.name,
       table,
@@ -119,6 +127,7 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
       targetColumns,
       updatedKeyCutoff: cutoff,
       lastFullSync: lastFull,
+      seenPlan,
     });
     log.info(
       { strategy: plan.strategy, columns: plan.shape.columns.length, skipped: plan.skipped.map((s) => s.name), liveRule: plan.live.rule, repair: !!opts.repair },
@@ -129,11 +138,14 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
     // The target's snapshot first, then the source's: every row in the target was extracted
     // before the source snapshot was taken, so a row only in the target is not one the source
     // gained after its snapshot.
+    let seenSettings = '[]';
     const begin = async () => {
       await rs.query('BEGIN');
       await rs.query(startSnapshot(plan.target));
       await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await src.query(SET_VERIFY_SQL, [plan.live.sourceSettings]);
+      const xids = (await src.query<{ xmax: string }>(SNAPSHOT_XIDS_SQL)).rows[0]!;
+      seenSettings = plan.live.seen ? plan.live.seen.settings(xids.xmax) : '[]';
+      await src.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
     };
     const end = async () => {
       await src.query('COMMIT').catch(() => undefined);
@@ -160,7 +172,7 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
         joined = await snapshots.join(src, extra);
         const reason = snapshots.takeUnreported();
         if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; verifying on one session');
-        for (const c of joined) await c.query(SET_VERIFY_SQL, [plan.live.sourceSettings]);
+        for (const c of joined) await c.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
       }
       const more = joined.map((c, i) => ({ source: c as pg.ClientBase, target: moreTargets[i]! as pg.ClientBase }));
       compared = await compareTable(plan, src, rs, { ...deps.compare, log }, more);

@@ -3,6 +3,7 @@ import * as rsql from '../../src/redshift/sql.js';
 import type { TableRow } from '../../src/sync/types.js';
 import { compareKeys, matchRows, restrictionsFor, type LeafRow } from '../../src/verify/compare.js';
 import { planVerify, type PlanInput } from '../../src/verify/plan.js';
+import { planTable } from '../../src/sync/plan.js';
 import { formatTableReport, summarizeReport } from '../../src/verify/report.js';
 import * as vsql from '../../src/verify/sql.js';
 
@@ -44,6 +45,16 @@ describe('verify SQL', () => {
     expect(p.live).toMatchSnapshot();
     expect(p.shape.longValueBytes).toBe(4096);
     expect(p.notes).toEqual(['rows deleted at the source since the last delete detection are still in the target, and are listed as rows only in the target']);
+  });
+
+  it("INSERT_AND_UPDATE with the last run's record: the window's rows that run read are compared (the engine's seen filter)", () => {
+    const seen = { xmin: '1000', from: { updatedKey: '2023-12-31 23:58:00+00', primaryKey: null }, upTo: ['2024-01-01 00:00:00+00', '10'] };
+    const cols = base.sourceColumns.map((c) => ({ name: c.name, type: c.type, notNull: c.notNull }));
+    const ep = planTable(row({ watermarkSnapshot: seen }), cols, { rowLimit: 1, chunkSize: 1, destinationSchema: 'analytics' }, 'shop');
+    const p = planVerify({ ...base, seenPlan: { ...ep, seen } });
+    const { seen: s, ...rest } = p.live;
+    expect(rest).toMatchSnapshot();
+    expect(s!.settings('2000')).toBe('["1000","2000","2023-12-31 23:58:00+00","2024-01-01 00:00:00+00","10"]');
   });
 
   it('summaries, leaves and left-out checks on each side (range cut)', () => {
