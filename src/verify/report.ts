@@ -182,9 +182,10 @@ export function formatTableReport(r: TableReport): string {
 }
 
 /** One line per table for logs and status: `match`, `3 missing, 1 only in target, 2 differ (amount, note)`. */
-export function summarizeReport(r: Pick<TableReport, 'status' | 'missing' | 'extra' | 'differ' | 'error' | 'tooMany' | 'cannotNameRows'>): string {
+export function summarizeReport(r: Pick<TableReport, 'status' | 'missing' | 'extra' | 'differ' | 'error' | 'tooMany' | 'cannotNameRows'> & Partial<Pick<TableReport, 'leftOut'>>): string {
   if (r.status === 'failed') return `failed: ${r.error ?? 'unknown error'}`;
-  if (r.status === 'match') return 'match';
+  const left = r.leftOut ? r.leftOut.sourceRows + r.leftOut.targetRows : 0;
+  if (r.status === 'match') return left > 0 ? `match (${left} rows changed after the watermark left out)` : 'match';
   if (r.tooMany) return `differs: more rows than verify lists (${r.tooMany.sourceRows} source / ${r.tooMany.targetRows} target rows in differing ranges)`;
   const parts: string[] = [];
   if (r.missing.count) parts.push(`${r.missing.count} missing`);
