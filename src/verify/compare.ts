@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { qualify } from '../sql/quote.js';
 import type { Logger } from '../log.js';
 import type { VerifyPlan } from './plan.js';
 import {
@@ -321,7 +322,7 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
   else {
     const est = Number((await src.query<{ n: string }>(ROW_ESTIMATE_SQL, [plan.source.schema, plan.source.name])).rows[0]?.n ?? -1);
     let rows = est;
-    if (!(rows > 0)) rows = Number((await src.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualifiedSource(plan)}`)).rows[0]!.n);
+    if (!(rows > 0)) rows = Number((await src.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${qualify(plan.source.schema, plan.source.name)}`)).rows[0]!.n);
     rows = Math.max(rows, 1);
     if (plan.strategy === 'range') {
       const span = (await src.query<{ lo: string | null; hi: string | null }>(keySpanSql(plan.source, plan.shape.key[0]!.canon.name, plan.live.sourceFilter))).rows[0]!;
@@ -403,10 +404,6 @@ export async function compareTable(plan: VerifyPlan, src: Conn, tgt: Conn, o: Co
   result.differences = all;
   result.leaves = leafRestrictions.length ? { cut: leafCut, restrictions: leafRestrictions } : null;
   return result;
-}
-
-function qualifiedSource(plan: VerifyPlan): string {
-  return `"${plan.source.schema.replace(/"/g, '""')}"."${plan.source.name.replace(/"/g, '""')}"`;
 }
 
 export function describeCut(cut: Cut): string {
