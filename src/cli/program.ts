@@ -5,6 +5,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
 import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
+import { registerVerify } from './commands/verify.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version('0.1.0');
   registerMigrate(program);
   registerSync(program);
+  registerVerify(program);
   registerSetup(program);
   registerGrants(program);
   registerStatus(program);
