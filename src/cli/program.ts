@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerConfig } from './commands/config.js';
 import { registerGrants } from './commands/grants.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerSync(program);
   registerSetup(program);
+  registerConfig(program);
   registerGrants(program);
   registerStatus(program);
   registerWorker(program);
