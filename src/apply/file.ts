@@ -285,7 +285,7 @@ export function parseConfigText(text: string, file: string): ParseResult {
     return {
       ok: false,
       problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
+        const pos = counter.linePos(e.pos[0]);
         return `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML or JSON: ${e.message.split('\n')[0]}${/alias|anchor/i.test(e.message) ? ' (a value starting with * must be quoted, e.g. "**:30")' : ''}`;
       }),
     };
