@@ -7,6 +7,7 @@ import { registerSetup } from './commands/setup.js';
 import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
 import { registerStatus } from './commands/status.js';
+import { registerStudio } from './commands/studio.js';
 import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerGrants(program);
   registerStatus(program);
   registerWorker(program);
+  registerStudio(program);
   registerStack(program);
   registerAdmin(program);
   return program;
