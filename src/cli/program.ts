@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerConfig } from './commands/config.js';
 import { registerGrants } from './commands/grants.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerSetup } from './commands/setup.js';
@@ -7,6 +8,7 @@ import { registerStack } from './commands/stack.js';
 import { registerSync } from './commands/sync.js';
 import { registerVerify } from './commands/verify.js';
 import { registerStatus } from './commands/status.js';
+import { registerStudio } from './commands/studio.js';
 import { registerWorker } from './commands/worker.js';
 
 export function buildProgram(): Command {
@@ -20,9 +22,11 @@ export function buildProgram(): Command {
   registerSync(program);
   registerVerify(program);
   registerSetup(program);
+  registerConfig(program);
   registerGrants(program);
   registerStatus(program);
   registerWorker(program);
+  registerStudio(program);
   registerStack(program);
   registerAdmin(program);
   return program;

@@ -138,7 +138,7 @@ export async function syncJob(metadataUrl: string, jobName: string, opts: { tabl
 }
 
 /** Table claims on a small pool of their own (a CLI run; the worker uses its pool). */
-export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' | 'log' | 'workerId'>): { claims: TableClaims; close: () => Promise<void> } {
+export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' | 'log' | 'workerId'>): { claims: TableClaims; pool: pg.Pool; close: () => Promise<void> } {
   const t = timeoutsFromEnv(deps.env);
   const pool = new pg.Pool({
     connectionString: metadataUrl,
@@ -153,6 +153,7 @@ export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' |
   const claims = new TableClaims(pool, { workerId: deps.workerId ?? makeWorkerId('sync'), ttlSeconds: deps.env.WORKER_LOCK_TTL_SECONDS, log: deps.log });
   return {
     claims,
+    pool,
     close: async () => {
       await claims.releaseAll().catch(() => undefined);
       await pool.end().catch(() => undefined);
