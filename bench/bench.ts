@@ -5,11 +5,14 @@
  *   2. peak RSS of a `redshift-loader sync` process for 200k and 2M rows;
  *   3. time to sync 1,000 changed rows from a 50k-row and from a 5M-row table;
  *   4. CPU of an idle worker with 1,000 scheduled tables over 60 s;
- *   5. copy_mode CDC: a backlog of BENCH_CDC_CHANGES (default 1000000) updates over 3 tables
+ *   5. what checking batches for values Redshift cannot hold costs a sync (value-rules.ts);
+ *   6. verify of the 2M-row table: clean, and with 100 scattered differences, each next to a
+ *      COPY TO STDOUT scan of the source in the same round (issue 17).
+ *   7. copy_mode CDC: a backlog of BENCH_CDC_CHANGES (default 1000000) updates over 3 tables
  *      drained by one `sync` (changes/s end to end, peak RSS, Redshift commits), the idle CPU
  *      of a worker whose CDC job has nothing to do, and the source-commit-to-visible lag at
  *      a 10 s frequency (BENCH_CDC_LAG_SECONDS, default 60).
- * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4,5, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
+ * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4,5,6,7, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
  * Results go to stdout as a table; BENCHMARKS.md records them.
  */
 import { execSync, spawn } from 'node:child_process';
@@ -33,9 +36,16 @@ import { SnapshotSessions } from '../src/sync/snapshot.js';
 import { SET_WATERMARK_SQL, planBatch, planTable } from '../src/sync/plan.js';
 import { sourceColumns } from '../src/sync/catalog.js';
 import { startStack } from '../src/stack/stack.js';
+import { syncJob } from '../src/sync/engine.js';
+import { createLogger } from '../src/log.js';
+import { verifyJob } from '../src/verify/run.js';
+import { planVerify, verifyColumnsOf } from '../src/verify/plan.js';
+import { summarySql } from '../src/verify/sql.js';
+import { splitSpan } from '../src/verify/compare.js';
+import { readTargetColumns, sourceColumnsForDrift } from '../src/setup/drift.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5').split(',').map(Number));
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map(Number));
 const CDC_CHANGES = Number(process.env.BENCH_CDC_CHANGES ?? 1_000_000);
 const CDC_LAG_SECONDS = Number(process.env.BENCH_CDC_LAG_SECONDS ?? 60);
 // BENCH_ROUNDS: paired rounds per row of section 1 (default 3; the headline row gets 2 more).
@@ -364,7 +374,56 @@ async function main() {
       say(`| idle, after the first 10 s | ${fmt(to[0] - from[0])} | ${fmt(to[1] - from[1], 2)} | ${fmt(idlePct, 2)} |`);
       say(`(peak RSS ${fmt(r.peakMiB, 0)} MiB, exit ${r.code})`);
     }
-    if (ONLY.has(5)) await cdcBench({ ...stack.env }, src);
+    if (ONLY.has(5)) {
+      // The same rows synced three ways, side by side in rounds: a declared numeric(20,10)
+      // the target keeps (nothing to check), an unbounded numeric into NUMERIC(38,10) (each
+      // batch is scanned once more for decimals COPY would cut), and the same with
+      // value_policies {"numeric_digits": "round"} (the extract rounds and the scan counts).
+      const n = Math.round(ROWS / 4);
+      say(`\n## 5. Value checks: a sync of ${n} rows (INSERT_ONLY, row limit 100000) with and without the batch check`);
+      const rs = new pg.Client({ connectionString: stack.env.REDSHIFT_URL });
+      await rs.connect();
+      const meta = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+      await meta.connect();
+      const kinds: Array<[string, string, string | null, string]> = [
+        ['vc_plain', 'numeric(20,10)', null, 'numeric(20,10) into NUMERIC(38,10): no check'],
+        ['vc_check', 'numeric', null, 'numeric into NUMERIC(38,10): each batch checked'],
+        ['vc_round', 'numeric', '{"numeric_digits": "round"}', 'numeric into NUMERIC(38,10), policy round: rounded and counted'],
+      ];
+      for (const [t, type, policies] of kinds) {
+        await src.query(`DROP TABLE IF EXISTS ${t}`);
+        await src.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, note text NOT NULL, amount ${type})`);
+        await src.query(`INSERT INTO ${t} SELECT g, md5(g::text), round((g % 100000) / 7.0, 10) FROM generate_series(1, ${n}) g`);
+        await src.query(`VACUUM ANALYZE ${t}`);
+        await rs.query(`DROP TABLE IF EXISTS ${t}`);
+        await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, note VARCHAR(64), amount NUMERIC(38,10)) DISTKEY(id) SORTKEY(id)`);
+        const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ($1, 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`, [t]);
+        await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key, row_limit, value_policies) VALUES ($1, $2, 'INSERT_ONLY', 'id', 100000, $3::jsonb)`, [job.rows[0].id, t, policies]);
+      }
+      const secs = new Map<string, number[]>(kinds.map(([t]) => [t, []]));
+      for (let round = 0; round < 3; round++) {
+        for (const [t] of kinds) {
+          await rs.query(`TRUNCATE ${t}`);
+          await meta.query(`UPDATE tables SET max_primary_key = NULL WHERE source_name = $1`, [t]);
+          const r = await runCli(['sync', '--job', t], { ...stack.env });
+          if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+          secs.get(t)!.push(r.seconds);
+        }
+      }
+      const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+      const base = med(secs.get('vc_plain')!);
+      say(`| source column -> target | seconds (median of 3, interleaved) | ratio to no check |`);
+      say(`|---|---|---|`);
+      for (const [t, , , label] of kinds) say(`| ${label} | ${fmt(med(secs.get(t)!), 2)} | ${fmt(med(secs.get(t)!) / base, 2)} |`);
+      for (const [t] of kinds) {
+        await src.query(`DROP TABLE ${t}`);
+        await rs.query(`DROP TABLE ${t}`);
+      }
+      await rs.end();
+      await meta.end();
+    }
+    if (ONLY.has(6)) await benchVerify({ ...stack.env }, env, src);
+    if (ONLY.has(7)) await cdcBench({ ...stack.env }, src);
     await src.end();
     s3.destroy();
   } finally {
@@ -372,10 +431,10 @@ async function main() {
   }
 }
 
-/** Section 5: copy_mode CDC (src/cdc) against the double. */
+/** Section 7: copy_mode CDC (src/cdc) against the double. */
 async function cdcBench(stackEnv: Record<string, string>, src: pg.Client): Promise<void> {
   const per = Math.ceil(CDC_CHANGES / 3);
-  say(`\n## 5. copy_mode CDC: ${3 * per} updates over 3 tables, against the Redshift double`);
+  say(`\n## 7. copy_mode CDC: ${3 * per} updates over 3 tables, against the Redshift double`);
   const rs = new pg.Client({ connectionString: stackEnv.REDSHIFT_URL });
   await rs.connect();
   const meta = new pg.Client({ connectionString: stackEnv.DATABASE_URL });
@@ -461,6 +520,102 @@ async function cdcBench(stackEnv: Record<string, string>, src: pg.Client): Promi
   say(`| Redshift commits per run while rows keep arriving | ${runCommits.length ? `${Math.min(...runCommits)}-${Math.max(...runCommits)} (${runCommits.length} runs)` : 'no runs'} | 1 |`);
   await meta.query(`DELETE FROM schedule_events WHERE job_id = $1`, [jobId]);
   await runCli(['cdc', 'drop', '--job', 'cdc_bench'], env);
+  await rs.end();
+  await meta.end();
+}
+
+/**
+ * Section 6 (numbered after main's section 5): `verify` of the benchmark table (synced into the double by the loader itself),
+ * in paired rounds next to one COPY TO STDOUT drain of the source; then with 100 scattered
+ * differences in the target. Also the first level's source queries alone (what the source
+ * database pays; in production Redshift computes its side on its own nodes) and the double's.
+ */
+async function benchVerify(stackEnv: Record<string, string>, env: ReturnType<typeof loadEnv>, src: pg.Client): Promise<void> {
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  say(`\n## 6. verify: ${ROWS} rows, nothing different, then 100 scattered differences (paired rounds: a COPY drain, then verify)`);
+  const log = createLogger({ level: 'silent', pretty: false });
+  const meta = new pg.Client({ connectionString: stackEnv.DATABASE_URL });
+  await meta.connect();
+  const rs = new pg.Client({ connectionString: stackEnv.REDSHIFT_URL });
+  await rs.connect();
+  await makeTable(src, 'vbench', ROWS);
+  await rs.query(`DROP TABLE IF EXISTS vbench`);
+  // The mapping setup gives the benchmark table's columns (text into VARCHAR(65535), jsonb into SUPER).
+  await rs.query(`CREATE TABLE vbench (id BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL, updated_at TIMESTAMPTZ NOT NULL, note VARCHAR(65535) NOT NULL, amount NUMERIC(12,2), meta SUPER) DISTKEY(id) SORTKEY(id)`);
+  const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ('vbench', 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`);
+  await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key, row_limit) VALUES ($1, 'vbench', 'INSERT_ONLY', 'id', 1000000)`, [job.rows[0].id]);
+  process.env.SOURCE_URL = stackEnv.SOURCE_URL;
+  process.env.REDSHIFT_URL = stackEnv.REDSHIFT_URL;
+  const synced = await timed(() => syncJob(stackEnv.DATABASE_URL!, 'vbench', {}, { env, log }));
+  if (!synced.r.ok) throw new Error(`verify bench: the sync failed: ${JSON.stringify(synced.r)}`);
+  say(`(synced the table into the double in ${fmt(synced.s)} s)`);
+  await rs.query('VACUUM');
+  await src.query('CHECKPOINT');
+  const copySql = copyToStdoutSql(`SELECT ${COLUMNS} FROM vbench`);
+  await drain(src, copySql);
+  const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  type Round = { copy: number; verify: number; transferred: number; status: string };
+  const paired = async (): Promise<Round[]> => {
+    const out: Round[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const copy = (await timed(() => drain(src, copySql))).s;
+      const v = await timed(() => verifyJob(stackEnv.DATABASE_URL!, 'vbench', {}, { env, log }));
+      const t = v.r.tables[0]!;
+      out.push({ copy, verify: v.s, transferred: t.rowsTransferred, status: `${t.status}: ${t.missing.count}/${t.extra.count}/${t.differ.count}` });
+    }
+    return out;
+  };
+  const row = (label: string, rs: Round[], base?: number) => {
+    const ratios = rs.map((r) => r.verify / r.copy);
+    const extra = base ? ` | ${fmt(med(rs.map((r) => r.verify)) / base, 2)}` : ' | 1.00';
+    say(`| ${label} | ${fmt(med(rs.map((r) => r.verify)), 2)} | ${fmt(med(rs.map((r) => r.copy)), 2)} | **${fmt(med(ratios), 2)}** (${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}) | ${rs[0]!.status} | ${rs[0]!.transferred}${extra} |`);
+  };
+  say(`| verify (EXTRACT_SESSIONS=${env.EXTRACT_SESSIONS} sessions per side for the first level) | verify s (median) | COPY drain s (median) | verify / COPY, median of ${rounds} paired rounds (min-max) | found (missing/extra/differ) | rows read from differing ranges | to the clean verify |`);
+  say(`|---|---|---|---|---|---|---|`);
+  const clean = await paired();
+  row('nothing different', clean);
+  await rs.query(`UPDATE vbench SET note = note || 'x' WHERE id IN (SELECT 1 + (g * 19997) % ${ROWS} FROM generate_series(1, 100) g)`);
+  const dirty = await paired();
+  row('100 scattered differences', dirty, med(clean.map((r) => r.verify)));
+
+  // The first level's queries on each side alone, as verify runs them (same SQL and sessions).
+  const sc = verifyColumnsOf(await sourceColumnsForDrift(src, 'public', 'vbench'));
+  const tc = await readTargetColumns(rs, { schema: 'public', name: 'vbench' });
+  const t0 = (await meta.query(`SELECT * FROM tables WHERE source_name = 'vbench'`)).rows[0];
+  const plan = planVerify({
+    job: 'vbench', destinationSchema: 'public', sourceColumns: sc, targetColumns: tc, updatedKeyCutoff: null,
+    table: { id: t0.id, jobId: t0.job_id, sourceSchema: 'public', sourceName: 'vbench', destinationSchema: null, destinationName: null, copyMode: 'FULL_DATA_SYNC', primaryKey: 'id', updatedKey: null, disabled: false, maxPrimaryKey: null, maxUpdatedKey: null, rowLimit: null, chunkSize: null },
+  });
+  const width = 1024n;
+  const parts = splitSpan(1n, BigInt(ROWS), width, env.EXTRACT_SESSIONS);
+  const cut = { kind: 'range' as const, width };
+  const side = async (which: 'source' | 'target') => {
+    const clients: pg.Client[] = [];
+    for (const _ of parts) {
+      const c = new pg.Client({ connectionString: which === 'source' ? stackEnv.SOURCE_URL : stackEnv.REDSHIFT_URL });
+      await c.connect();
+      await c.query(`SET timezone TO 'UTC'`);
+      clients.push(c);
+    }
+    const t = await timed(() =>
+      Promise.all(parts.map((r, i) => clients[i]!.query(which === 'source' ? summarySql('postgres', plan.source, plan.shape, cut, r, null) : summarySql('redshift', plan.target, plan.shape, cut, r, null)))),
+    );
+    for (const c of clients) await c.end();
+    return t.s;
+  };
+  const alone: Array<{ copy: number; source: number; target: number }> = [];
+  for (let i = 0; i < rounds; i++) alone.push({ copy: (await timed(() => drain(src, copySql))).s, source: await side('source'), target: await side('target') });
+  say(`\n| one side alone, the first level's queries (${parts.length} session(s)) | seconds (median) | to the COPY drain of the same round, median (min-max) |`);
+  say(`|---|---|---|`);
+  for (const k of ['source', 'target'] as const) {
+    const ratios = alone.map((a) => a[k] / a.copy);
+    say(`| ${k === 'source' ? 'source (Postgres)' : 'target (the double: Postgres running the Redshift SQL, STRTOL and JSON_SERIALIZE emulated)'} | ${fmt(med(alone.map((a) => a[k])), 2)} | ${fmt(med(ratios), 2)} (${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}) |`);
+  }
+  const repaired = await timed(() => verifyJob(stackEnv.DATABASE_URL!, 'vbench', { repair: true }, { env, log }));
+  const rep = repaired.r.tables[0]!.repair;
+  say(`\nverify --repair of the 100 differences: ${fmt(repaired.s, 2)} s in all (the repair itself ${fmt(rep?.seconds ?? 0, 2)} s: ${rep?.loaded} rows loaded, ${rep?.deleted} deleted, verified again: ${JSON.stringify(rep?.reverify)})`);
+  await src.query(`DROP TABLE vbench`);
+  await rs.query(`DROP TABLE vbench`);
   await rs.end();
   await meta.end();
 }

@@ -94,6 +94,21 @@ describe('copy_mode CDC: slot safety and source requirements', () => {
     expect(await expectReplica(f, { name: 't' }, { schema: f.target.schema })).toBe(40);
   }, 60_000);
 
+  it('disable says what a CDC job or table leaves behind on the source', async () => {
+    expect(await inspectSlot(src(), slot())).not.toBeNull(); // the previous test synced again
+    const t = await cli(['disable', '--job', f.jobName, '--table', 't'], env);
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toContain(
+      `note: copy_mode CDC: public.t leaves the job's publication at its next run; changes made while it is disabled are not captured, so it is loaded again in full when enabled; it was the job's last enabled CDC table, so its replication slot "${slot()}" and publication stay on the source and keep `,
+    );
+    expect(t.out).toContain(`remove them with redshift-loader cdc drop --job ${f.jobName}`);
+    expect((await cli(['enable', '--job', f.jobName, '--table', 't'], env)).code).toBe(0);
+    const j = await cli(['disable', '--job', f.jobName], env);
+    expect(j.code, j.err).toBe(0);
+    expect(j.out).toMatch(new RegExp(`note: copy_mode CDC: the job's replication slot "${slot()}" and publication "${slot()}" stay on the source while it is disabled and keep \\d+\\.\\d MB of WAL now, growing with every write there: remove them with redshift-loader cdc drop --job ${f.jobName}`));
+    expect((await cli(['enable', '--job', f.jobName], env)).code).toBe(0);
+  }, 60_000);
+
   const clients: pg.Client[] = [];
   async function client(url: string): Promise<pg.Client> {
     const c = new pg.Client({ connectionString: url });

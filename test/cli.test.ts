@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { runSetup } from '../src/setup/setup.js';
+import { cli } from './helpers/cli.js';
 import { freshDatabase } from './helpers/stack.js';
 import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';
 
@@ -10,25 +9,6 @@ import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';
  * The loader's commands as a user runs them: a real process, the environment, stdout,
  * stderr and the exit code (0 success, 1 a failure, 2 bad configuration).
  */
-const root = path.resolve(import.meta.dirname, '..');
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined>): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/index.ts', ...args],
-      { cwd: root, env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'silent', ...env }, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 describe('the loader CLI, spawned', () => {
   let f: SyncFixture;
   let env: Record<string, string | undefined>;

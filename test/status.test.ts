@@ -23,6 +23,8 @@ describe('status', () => {
       );
       await c.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key, max_primary_key, last_error) VALUES ($1, 'events', 'INSERT_ONLY', 'id', '["4"]', 'boom')`, [jobId]);
       await c.query(`INSERT INTO sync_runs (job_id, table_id, copy_mode, status, rows) VALUES ($1, $2, 'INSERT_AND_UPDATE', 'succeeded', 90)`, [jobId, t1.rows[0].id]);
+      // A later repair (verify --repair) is not the table's last sync run.
+      await c.query(`INSERT INTO sync_runs (job_id, table_id, copy_mode, status, kind, rows) VALUES ($1, $2, 'INSERT_AND_UPDATE', 'failed', 'repair', 3)`, [jobId, t1.rows[0].id]);
     });
     const rows = await withClient(meta, (c) => collectStatus(c, 'shop'));
     expect(rows).toEqual([

@@ -99,3 +99,38 @@ export async function dropJobSlot(db: pg.ClientBase, jobName: string): Promise<s
     await src.end().catch(() => undefined);
   }
 }
+
+/**
+ * What disabling leaves behind (the `disable` command): a disabled job keeps its slot and
+ * publication, and their WAL grows; a disabled CDC table leaves the publication and is
+ * loaded again in full when enabled. '' when the job has no CDC tables.
+ */
+export async function disableNote(db: pg.ClientBase, jobName: string, table?: { copyMode: string; sourceSchema: string; sourceName: string }): Promise<string> {
+  const j = await db.query<{ id: number; source: string; cdc: number }>(
+    `SELECT j.id, j.source_connection_string AS source, count(t.id) FILTER (WHERE t.copy_mode = 'CDC' AND NOT t.disabled)::int AS cdc
+       FROM jobs j LEFT JOIN tables t ON t.job_id = j.id WHERE j.name = $1 GROUP BY j.id`,
+    [jobName],
+  );
+  const job = j.rows[0];
+  if (!job || (table ? table.copyMode !== 'CDC' : job.cdc === 0)) return '';
+  const names = cdcNames(jobName);
+  let kept = 'WAL';
+  try {
+    const src = await connect(resolveConnectionString(job.source, `job "${jobName}" source_connection_string`), 'redshift-loader disable');
+    try {
+      const s = await inspectSlot(src, names.slot);
+      if (!s) return table ? `note: copy_mode CDC: ${table.sourceSchema}.${table.sourceName} is loaded again in full when it is enabled\n` : '';
+      kept = `${mb(s.retainedBytes)} of WAL now`;
+    } finally {
+      await src.end().catch(() => undefined);
+    }
+  } catch {
+    // the source is unreachable: say what stays without its size
+  }
+  const drop = `redshift-loader cdc drop --job ${jobName}`;
+  if (table) {
+    const last = job.cdc === 0 ? `; it was the job's last enabled CDC table, so its replication slot "${names.slot}" and publication stay on the source and keep ${kept}, growing with every write there: remove them with ${drop}` : '';
+    return `note: copy_mode CDC: ${table.sourceSchema}.${table.sourceName} leaves the job's publication at its next run; changes made while it is disabled are not captured, so it is loaded again in full when enabled${last}\n`;
+  }
+  return `note: copy_mode CDC: the job's replication slot "${names.slot}" and publication "${names.publication}" stay on the source while it is disabled and keep ${kept}, growing with every write there: remove them with ${drop} (its CDC tables are then loaded again in full when it runs)\n`;
+}

@@ -57,7 +57,8 @@ const VIEW_SET = new Set<string>([...SYSTEM_VIEWS, ...ACCOUNT_VIEWS]);
 /**
  * Generic rewrites applied to every statement that reaches Postgres: Redshift system
  * views live in the `redshift_double` schema; pg_last_copy_id()/pg_last_copy_count()
- * become the session's values; GETDATE()/SYSDATE/NVL/LEN/JSON_PARSE map to Postgres.
+ * become the session's values; GETDATE()/SYSDATE/NVL/LEN/JSON_PARSE map to Postgres;
+ * STRTOL and JSON_SERIALIZE to the double's own functions (functions.ts).
  */
 export function rewriteSql(sql: string, values: SessionValues): string {
   const all = tokenize(sql);
@@ -106,6 +107,9 @@ export function rewriteSql(sql: string, values: SessionValues): string {
       }
     }
     else if (call && t.value === 'json_parse') edits.push({ start: t.start, end: t.end, text: 'redshift_double.json_parse' });
+    // STRTOL and JSON_SERIALIZE (functions.ts)
+    else if (call && t.value === 'strtol') edits.push({ start: t.start, end: t.end, text: 'redshift_double.strtol' });
+    else if (call && t.value === 'json_serialize') edits.push({ start: t.start, end: t.end, text: 'redshift_double.json_serialize' });
   }
   if (edits.length === 0) return sql;
   let out = '';

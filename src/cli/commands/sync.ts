@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
+import type { JobResult } from '../../sync/engine.js';
 import { runCommand } from '../context.js';
+
+/** One line per table on stderr: `ok` or `FAILED`, rows and batches, the error. */
+export function printTableResults(r: JobResult): void {
+  for (const t of r.tables) {
+    process.stderr.write(`${t.ok ? 'ok    ' : 'FAILED'} ${t.table}: ${t.rows} rows in ${t.batches} batch(es)${t.error ? ` -- ${t.error}` : ''}\n`);
+  }
+}
 
 export function registerSync(program: Command): void {
   program
@@ -21,9 +29,7 @@ export function registerSync(program: Command): void {
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
         const r = await syncJob(env.DATABASE_URL!, opts.job, { tableGlob: opts.table }, { env, log, signal: controller.signal });
-        for (const t of r.tables) {
-          process.stderr.write(`${t.ok ? 'ok    ' : 'FAILED'} ${t.table}: ${t.rows} rows in ${t.batches} batch(es)${t.error ? ` -- ${t.error}` : ''}\n`);
-        }
+        printTableResults(r);
         return r.ok ? 0 : 1;
       }),
     );

@@ -12,18 +12,19 @@ export function registerWorker(program: Command): void {
         const { startWorker, DEFAULT_GRACE_MS } = await import('../../scheduler/worker.js');
         const { makeWorkerId } = await import('../../scheduler/claims.js');
         const { syncRunner } = await import('../../scheduler/run-job.js');
+        // Handlers first: a SIGTERM while migrating or starting (a deploy restarting the
+        // dyno) must still end in a clean stop, not in the default kill.
+        const stopSignal = new Promise<string>((resolve) => {
+          process.once('SIGTERM', () => resolve('SIGTERM'));
+          process.once('SIGINT', () => resolve('SIGINT'));
+        });
         if (opts.migrate) await migrate(env.DATABASE_URL!, log);
         const workerId = makeWorkerId();
         const worker = startWorker({ metadataUrl: env.DATABASE_URL!, env, log, workerId, runJob: syncRunner(env.DATABASE_URL!, env, log, workerId) });
         log.info({ worker: worker.id, tickSeconds: env.WORKER_TICK_SECONDS, concurrency: env.WORKER_CONCURRENCY }, 'worker started');
-        await new Promise<void>((resolve) => {
-          const stop = (signal: string) => {
-            log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
-            void worker.stop().then(resolve);
-          };
-          process.once('SIGTERM', () => stop('SIGTERM'));
-          process.once('SIGINT', () => stop('SIGINT'));
-        });
+        const signal = await stopSignal;
+        log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
+        await worker.stop();
         log.info('worker stopped');
         return 0;
       }),

@@ -1,0 +1,259 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import { resolveConnectionString } from '../config/connection.js';
+import type { Env } from '../config/env.js';
+import { connect, connectRedshift } from '../db/connect.js';
+import { redactText, type Logger } from '../log.js';
+import { SET_ISO_DATESTYLE, startSnapshot } from '../redshift/sql.js';
+import { createS3Client } from '../s3/client.js';
+import { selectColumns } from '../setup/ddl.js';
+import { readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
+import { hasRowXmin, sourceRelation } from '../sync/catalog.js';
+import { planTable, SNAPSHOT_XIDS_SQL, type TablePlan } from '../sync/plan.js';
+import { SnapshotSessions } from '../sync/snapshot.js';
+import { copyAuth, jobS3, matchesGlob, tableClaimsFor } from '../sync/engine.js';
+import { Fence } from '../sync/fence.js';
+import { makeWorkerId, type TableClaims } from '../scheduler/claims.js';
+import * as meta from '../sync/metadata.js';
+import type { JobRow, TableRow } from '../sync/types.js';
+import { compareTable, type CompareOptions } from './compare.js';
+import { lastSuccessfulRun, planVerify, SET_VERIFY_SQL, verifyColumnsOf, type VerifyPlan } from './plan.js';
+import { repairTable } from './repair.js';
+import { buildReport, emptyReport, summarizeReport, type TableReport } from './report.js';
+import { recordVerify } from './store.js';
+
+/**
+ * `redshift-loader verify`: for each table of a job, compare the target with its source
+ * (compare.ts), report what differs, optionally repair it (repair.ts), and record the result
+ * on the tables row. One table's failure never stops the others.
+ */
+export interface VerifyDeps {
+  env: Env;
+  log: Logger;
+  s3?: S3Client;
+  signal?: AbortSignal;
+  workerId?: string;
+  /** Tuning for tests and benchmarks (range size, leaf limits). */
+  compare?: Omit<CompareOptions, 'log'>;
+  /** Claims on tables rows: a repair writes the target only while it holds its table's claim (as a sync). */
+  claims?: TableClaims;
+}
+
+export interface VerifyOptions {
+  tableGlob?: string;
+  tableIds?: number[];
+  repair?: boolean;
+}
+
+export interface VerifyJobResult {
+  job: string;
+  /** Every table matches (after its repair, with --repair). */
+  ok: boolean;
+  tables: TableReport[];
+}
+
+/** A table verifies clean: it matched, or its repair verified clean. */
+export function tableOk(r: TableReport): boolean {
+  return r.status === 'match' || (r.status === 'differ' && r.repair?.status === 'repaired');
+}
+
+export async function verifyJob(metadataUrl: string, jobName: string, opts: VerifyOptions, deps: VerifyDeps): Promise<VerifyJobResult> {
+  const db = await connect(metadataUrl, 'redshift-loader verify');
+  const own = opts.repair && !deps.claims ? tableClaimsFor(metadataUrl, { ...deps, workerId: deps.workerId ?? makeWorkerId('verify') }) : null;
+  try {
+    const job = await meta.getJobByName(db, jobName);
+    return await verifyJobRow(db, job, opts, own ? { ...deps, claims: own.claims } : deps);
+  } finally {
+    await own?.close();
+    await db.end().catch(() => undefined);
+  }
+}
+
+export async function verifyJobRow(db: pg.ClientBase, job: JobRow, opts: VerifyOptions, deps: VerifyDeps): Promise<VerifyJobResult> {
+  const tables = (await meta.listTables(db, job.id)).filter(
+    (t) => !t.disabled && (!opts.tableGlob || matchesGlob(opts.tableGlob, t.sourceSchema, t.sourceName)) && (!opts.tableIds || opts.tableIds.includes(t.id)),
+  );
+  if (tables.length === 0) deps.log.warn({ job: job.name, glob: opts.tableGlob ?? null }, 'no enabled tables to verify');
+  const reports: TableReport[] = [];
+  for (const t of tables) {
+    if (deps.signal?.aborted) break;
+    reports.push(await verifyTable(db, job, t, opts, deps));
+  }
+  return { job: job.name, ok: reports.every(tableOk), tables: reports };
+}
+
+/** Verifies one table (and repairs it with opts.repair). Never throws: a failure is a report with status 'failed'. */
+export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRow, opts: VerifyOptions, deps: VerifyDeps): Promise<TableReport> {
+  const name = `${table.sourceSchema}.${table.sourceName}`;
+  const targetName = `${table.destinationSchema ?? job.destinationSchema}.${table.destinationName ?? table.sourceName}`;
+  const where = `job "${job.name}", table ${name}`;
+  const log = deps.log.child({ job: job.name, table: name });
+  const started = Date.now();
+  let source: pg.Client | null = null;
+  let redshift: pg.Client | null = null;
+  let report: TableReport;
+  try {
+    const sourceUrl = resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`);
+    const destUrl = resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`);
+    source = await connect(sourceUrl, 'redshift-loader verify').catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to the source: ${e.message}`);
+    });
+    redshift = await connectRedshift(destUrl).catch((e: Error) => {
+      throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
+    });
+    await redshift.query(SET_ISO_DATESTYLE);
+    const rel = await sourceRelation(source, table.sourceSchema, table.sourceName);
+    if (!rel) throw new Error(`${where}: source table ${name} not found (fix source_schema/source_name, or disable this table)`);
+    const all = await sourceColumnsForDrift(source, table.sourceSchema, table.sourceName);
+    const synced = selectColumns(all, table, where);
+    const plan0Target = { schema: table.destinationSchema ?? job.destinationSchema, name: table.destinationName ?? table.sourceName };
+    const targetColumns = await readTargetColumns(redshift, plan0Target);
+    if (targetColumns.length === 0) throw new Error(`${where}: target table ${targetName} does not exist in Redshift (run: redshift-loader setup --job ${job.name})`);
+    const overlap = deps.env.UPDATED_KEY_OVERLAP_SECONDS;
+    let cutoff: string | null = null;
+    let lastFull: string | null = null;
+    if (table.copyMode === 'INSERT_AND_UPDATE' && table.maxUpdatedKey) cutoff = await meta.normalizeTimestamp(db, table.maxUpdatedKey, overlap);
+    if (table.copyMode === 'FULL_DATA_SYNC') {
+      const last = await lastSuccessfulRun(db, table.id, overlap);
+      lastFull = last?.started ?? null;
+      if (table.updatedKey?.trim() && last) cutoff = last.cutoff;
+    }
+    // What the last run read (INSERT_AND_UPDATE on a table): the overlap window's rows it read are compared too.
+    let seenPlan: TablePlan | null = null;
+    const seen = table.watermarkSnapshot;
+    if (table.copyMode === 'INSERT_AND_UPDATE' && hasRowXmin(rel) && seen && cutoff !== null) {
+      const ep = planTable(table, synced, { rowLimit: 1, chunkSize: 1, destinationSchema: job.destinationSchema }, job.name);
+      if (seen.upTo.length === ep.keysetColumns.length) seenPlan = { ...ep, seen };
+    }
+    const plan = planVerify({
+      job: job.name,
+      table,
+      destinationSchema: job.destinationSchema,
+      sourceColumns: verifyColumnsOf(synced),
+      targetColumns,
+      updatedKeyCutoff: cutoff,
+      lastFullSync: lastFull,
+      seenPlan,
+    });
+    log.info(
+      { strategy: plan.strategy, columns: plan.shape.columns.length, skipped: plan.skipped.map((s) => s.name), liveRule: plan.live.rule, repair: !!opts.repair },
+      'verify started',
+    );
+    const src = source;
+    const rs = redshift;
+    // The target's snapshot first, then the source's: every row in the target was extracted
+    // before the source snapshot was taken, so a row only in the target is not one the source
+    // gained after its snapshot.
+    let seenSettings = '[]';
+    const begin = async () => {
+      await rs.query('BEGIN');
+      await rs.query(startSnapshot(plan.target));
+      await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const xids = (await src.query<{ xmax: string }>(SNAPSHOT_XIDS_SQL)).rows[0]!;
+      seenSettings = plan.live.seen ? plan.live.seen.settings(xids.xmax) : '[]';
+      await src.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
+    };
+    const end = async () => {
+      await src.query('COMMIT').catch(() => undefined);
+      await rs.query('COMMIT').catch(() => undefined);
+    };
+    // Key ranges: the first level (which reads every row) runs on EXTRACT_SESSIONS sessions per
+    // side, each on its part of the key span: more source sessions join the source snapshot,
+    // more Redshift sessions take their snapshots before it.
+    const extra = plan.strategy === 'range' ? deps.env.EXTRACT_SESSIONS - 1 : 0;
+    const moreTargets: pg.Client[] = [];
+    const snapshots = new SnapshotSessions(sourceUrl, extra);
+    let joined: pg.Client[] = [];
+    let compared;
+    try {
+      for (let i = 0; i < extra; i++) {
+        const c = await connectRedshift(destUrl);
+        moreTargets.push(c);
+        await c.query(SET_ISO_DATESTYLE);
+        await c.query('BEGIN');
+        await c.query(startSnapshot(plan.target));
+      }
+      await begin();
+      if (extra > 0) {
+        joined = await snapshots.join(src, extra);
+        const reason = snapshots.takeUnreported();
+        if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; verifying on one session');
+        for (const c of joined) await c.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
+      }
+      const more = joined.map((c, i) => ({ source: c as pg.ClientBase, target: moreTargets[i]! as pg.ClientBase }));
+      compared = await compareTable(plan, src, rs, { ...deps.compare, log }, more);
+      await end();
+    } catch (err) {
+      await src.query('ROLLBACK').catch(() => undefined);
+      await rs.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await snapshots.finish(joined, 'COMMIT');
+      await snapshots.close();
+      for (const c of moreTargets) {
+        await c.query('COMMIT').catch(() => undefined);
+        await c.end().catch(() => undefined);
+      }
+    }
+    report = buildReport(plan, compared, (Date.now() - started) / 1000);
+    if (opts.repair && report.status === 'differ') {
+      const { bucket, prefix } = jobS3(job, deps.env);
+      const auth = copyAuth(job, deps.env);
+      const s3 = deps.s3 ?? createS3Client(deps.env);
+      // A repair writes the target as a sync does: only while it holds the table's claim,
+      // and with that claim's fencing token in Redshift (src/sync/fence.ts).
+      if (!deps.claims) throw new Error('verify --repair: no table claims (use verifyJob or pass VerifyDeps.claims)');
+      const got = await deps.claims.claimOrHolder(table.id);
+      if ('holder' in got) {
+        if (!deps.s3) s3.destroy();
+        report.repair = {
+          status: 'refused', runId: null, missing: 0, extra: 0, differ: 0, loaded: 0, deleted: 0, reverify: null, seconds: 0,
+          error: `a sync is running this table (${got.holder.claimedBy}, since ${got.holder.claimedAt?.toISOString() ?? '?'}), so the repair left it alone: run verify --repair again when it has finished`,
+        };
+      } else {
+        try {
+          const fence = new Fence(plan.target, got.claim.token, `${deps.claims.workerId} verify --repair`);
+          await fence.take(rs, where);
+          report.repair = await repairTable({
+            db, job, table, plan, compared, columns: synced.map((c) => c.name).filter((c) => targetColumns.some((t) => t.name === c)),
+            source: src, redshift: rs, s3, bucket, prefix, auth, env: deps.env, log, workerId: deps.claims.workerId, fence, begin, end,
+            signal: deps.signal ? AbortSignal.any([deps.signal, got.claim.signal]) : got.claim.signal,
+          });
+        } finally {
+          await got.claim.release().catch(() => undefined);
+          if (!deps.s3) s3.destroy();
+        }
+      }
+    }
+    report.seconds = (Date.now() - started) / 1000;
+    logOutcome(log, plan, report);
+  } catch (err) {
+    const message = redactText(err instanceof Error ? err.message : String(err));
+    report = emptyReport(job.name, name, targetName, table.copyMode);
+    report.error = message.startsWith(where) ? message : `${where}: ${message}`;
+    report.seconds = (Date.now() - started) / 1000;
+    log.error({ err: report.error }, 'verify failed');
+  } finally {
+    await source?.end().catch(() => undefined);
+    await redshift?.end().catch(() => undefined);
+  }
+  await recordVerify(db, table.id, report).catch((e: Error) => log.warn({ err: redactText(e.message) }, 'could not record the verify result'));
+  return report;
+}
+
+function logOutcome(log: Logger, plan: VerifyPlan, r: TableReport): void {
+  const fields = {
+    strategy: plan.strategy,
+    sourceRows: r.compared?.sourceRows,
+    targetRows: r.compared?.targetRows,
+    missing: r.missing.count,
+    extra: r.extra.count,
+    differ: r.differ.count,
+    columns: r.differ.columns,
+    leftOut: r.leftOut,
+    rowsTransferred: r.rowsTransferred,
+    seconds: r.seconds,
+  };
+  if (r.status === 'match') log.info(fields, 'verify: target matches the source');
+  else log.error({ ...fields, summary: summarizeReport(r), repair: r.repair?.status ?? null }, 'verify: target differs from the source');
+}
