@@ -109,6 +109,20 @@ describe('copy_mode CDC: slot safety and source requirements', () => {
     expect((await cli(['enable', '--job', f.jobName], env)).code).toBe(0);
   }, 60_000);
 
+  it('verify compares a CDC table whole; reset loads it again in full', async () => {
+    await f.source(`UPDATE t SET v = 'w' WHERE id = 20`);
+    expect((await f.sync()).ok).toBe(true);
+    const v = await cli(['verify', '--job', f.jobName], env);
+    expect(v.code, v.out + v.err).toBe(0);
+    await f.redshift(`DELETE FROM ${f.target.schema}.t WHERE id = 30`); // the target broken by hand
+    const reset = await cli(['reset', '--job', f.jobName, '--table', 't', '--yes'], env);
+    expect(reset.code, reset.err).toBe(0);
+    expect(reset.out).toContain('reset sets cdc_loaded_lsn to NULL: the next run loads the whole table again');
+    expect((await f.meta(`SELECT cdc_loaded_lsn FROM tables WHERE job_id = $1`, [f.jobId])).rows[0].cdc_loaded_lsn).toBeNull();
+    expect((await f.sync()).ok).toBe(true);
+    expect(await expectReplica(f, { name: 't' }, { schema: f.target.schema })).toBe(40);
+  }, 60_000);
+
   const clients: pg.Client[] = [];
   async function client(url: string): Promise<pg.Client> {
     const c = new pg.Client({ connectionString: url });

@@ -90,6 +90,10 @@ export async function previewReset(db: pg.ClientBase, jobName: string, tableName
   );
   const head = `job ${job.name}, table ${qualified(table)} (${table.copyMode}${table.disabled ? ', disabled' : ''})`;
   const base = { job, table, claimedBy: claim.rows[0]?.by ?? null, claimExpiresAt: claim.rows[0]?.until ?? null };
+  if (table.copyMode === 'CDC') {
+    // copy_mode CDC keeps no watermark: a reset loads the table again (src/cdc/run.ts).
+    return { ...base, nothingToDo: false, text: `${head}\n  reset sets cdc_loaded_lsn to NULL: the next run loads the whole table again, ${await sourceRows(job, table, env)}, in a fresh snapshot swapped in, then goes on with the job's change stream.\n` };
+  }
   if (table.copyMode === 'FULL_DATA_SYNC') {
     return { ...base, nothingToDo: true, text: `${head}: FULL_DATA_SYNC keeps no watermark; every run already copies the whole table. Nothing to reset.\n` };
   }
@@ -113,7 +117,7 @@ export async function previewReset(db: pg.ClientBase, jobName: string, tableName
  */
 export async function resetTableWatermark(db: pg.ClientBase, tableId: number): Promise<boolean> {
   const r = await db.query(
-    `UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL
+    `UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL, cdc_loaded_lsn = NULL
       WHERE id = $1 AND NOT (claimed_by IS NOT NULL AND claim_expires_at > now())`,
     [tableId],
   );
