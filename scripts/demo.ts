@@ -150,10 +150,12 @@ async function main() {
     for (const line of d.toString().split('\n')) {
       if (!line) continue;
       const l = JSON.parse(line) as Record<string, unknown>;
-      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0) {
+      const cdc = TABLES.some((t) => t.mode === 'CDC' && `public.${t.name}` === l.table);
+      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0 && !cdc) {
         const what = Number(l.changed) > 0 || Number(l.reread) === 0 ? `+${l.changed} changed rows${Number(l.reread) > 0 ? ` (and ${l.reread} re-read)` : ''}` : `${l.reread} rows copied whole`;
         say(`  worker: ${l.table} ${what} in ${l.batches} batch(es), ${l.mib} MiB`);
       }
+      else if (l.msg === 'CDC initial load finished') say(`  worker: ${l.table} loaded in the replication slot's snapshot (${l.rows} rows); from now on its changes come from the write-ahead log`);
       else if (l.msg === 'CDC batch applied') say(`  worker: CDC (write-ahead log) ${l.changes} changes, ${l.deletes} of them deletes, in one Redshift transaction`);
       else if (l.level === 'error' || l.level === 'warn') say(`  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`);
     }
