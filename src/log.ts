@@ -1,13 +1,11 @@
 import { pino, type Logger } from 'pino';
-import { redactUrl } from './config/connection.js';
+import { redactSecrets } from './secrets.js';
 
 export type { Logger };
 
-const AWS_SECRET_RE = /(aws_secret_access_key=|SecretAccessKey["':= ]+)[^;'"\s]+/gi;
-
-/** Masks secrets inside free text: URL passwords, AWS secret keys in CREDENTIALS strings. */
+/** Masks secrets inside free text (src/secrets.ts): passwords in any form of URL or option, AWS keys and tokens, registered values. */
 export function redactText(text: string): string {
-  return redactUrl(text).replace(AWS_SECRET_RE, '$1***');
+  return redactSecrets(text);
 }
 
 function scrub(value: unknown, depth = 0): unknown {
