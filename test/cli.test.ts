@@ -82,7 +82,7 @@ describe('the loader CLI, spawned', () => {
     ]);
   });
 
-  it('sync: 0 when every table synced, 1 when one failed (after the others), 1 for an unknown job, with a line per table on stderr', async () => {
+  it('sync: 0 when every table synced, 1 when one failed (after the others), 2 for an unknown job, with a line per table on stderr', async () => {
     const ok = await cli(['sync', '--job', 'cli_job', '--table', 'orders'], env);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/^ok {5}public\.orders: \d+ rows in \d+ batch\(es\)$/m);
@@ -91,7 +91,7 @@ describe('the loader CLI, spawned', () => {
     expect(mixed.stderr).toMatch(/^FAILED public\.broken: 0 rows in 0 batch\(es\) -- job "cli_job", table public\.broken: batch 1 load failed: /m);
     expect(mixed.stderr).toMatch(/^ok {5}public\.orders: 0 rows/m);
     const unknown = await cli(['sync', '--job', 'nope'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^redshift-loader: job "nope" not found in the jobs table \(jobs: cli_job(, cli_setup)?\)$/m);
     const noUrl = await cli(['sync', '--job', 'cli_job'], { ...env, DATABASE_URL: undefined });
     expect(noUrl.code).toBe(2);

@@ -13,6 +13,6 @@ export function registerStatus(program: Command): void {
         const { withConnection } = await import('../../db/connect.js');
         const rows = await withConnection(env.DATABASE_URL!, (db) => collectStatus(db, opts.job));
         process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatStatus(rows));
-      }),
+      }, { logs: 'stderr' }),
     );
 }

@@ -25,6 +25,6 @@ export function registerSync(program: Command): void {
           process.stderr.write(`${t.ok ? 'ok    ' : 'FAILED'} ${t.table}: ${t.rows} rows in ${t.batches} batch(es)${t.error ? ` -- ${t.error}` : ''}\n`);
         }
         return r.ok ? 0 : 1;
-      }),
+      }, { logs: opts.dryRun ? 'stderr' : 'stdout' }),
     );
 }

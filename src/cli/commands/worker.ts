@@ -26,6 +26,6 @@ export function registerWorker(program: Command): void {
         });
         log.info('worker stopped');
         return 0;
-      }),
+      }, { metadata: opts.migrate ? 'reachable' : 'migrated' }),
     );
 }
