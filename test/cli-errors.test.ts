@@ -43,6 +43,14 @@ describe('CLI errors', () => {
     expect(r).toEqual({ code: 2, stdout: '', stderr: 'redshift-loader: cannot read /nonexistent/events.json: no such file (give a file of JSON lines, or - for stdin)\n' });
   });
 
+  it('a bucket that does not exist is named, with the object (copy-json --execute)', async () => {
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const dir = await mkdtemp('/tmp/rl-cli-');
+    await writeFile(`${dir}/e.json`, '{"id": 1}\n');
+    const r = await cli(['copy-json', `${dir}/e.json`, '--table', `${f.target.schema}.events`, '--url', f.target.url, '--bucket', 'no-such-bucket', '--s3-prefix', 'in', '--slices', '1', '--execute'], f.target.env);
+    expect(r).toEqual({ code: 1, stdout: '', stderr: 'redshift-loader: S3 could not upload to s3://no-such-bucket/in/part-00001.json.gz: The specified bucket does not exist\n' });
+  });
+
   it('sync before migrate: exit 1, says to run redshift-loader migrate', async () => {
     const { url } = await freshDatabase('clierr_nomig');
     const host = new URL(url);
