@@ -99,11 +99,14 @@ describe('the loader CLI, spawned', () => {
 
   it('status prints a line per table (0); --json is JSON; grants prints SQL only (0)', async () => {
     const st = await cli(['status', '--job', 'cli_job'], env);
-    expect(st.code, st.stderr).toBe(0);
-    expect(st.stdout.split('\n')[0]).toMatch(/^JOB\s+TABLE\s+MODE/);
+    // Exit 1 while a table is failing (public.broken, after the sync test above).
+    const failing = (await f.meta(`SELECT count(*)::int AS n FROM tables t JOIN jobs j ON j.id = t.job_id WHERE j.name = 'cli_job' AND t.last_error IS NOT NULL`)).rows[0].n;
+    expect(st.code, st.stderr).toBe(failing > 0 ? 1 : 0);
+    expect(st.stdout.split('\n')[0]).toMatch(/^JOB\s+SCHEDULE\s+LAST RUN/);
+    expect(st.stdout).toMatch(/^JOB\s+TABLE\s+MODE/m);
     expect(st.stdout).toMatch(/cli_job\s+public\.orders\s+INSERT_AND_UPDATE/);
     const js = await cli(['status', '--job', 'cli_job', '--json'], env);
-    expect(js.code).toBe(0);
+    expect(js.code).toBe(st.code);
     expect((JSON.parse(js.stdout) as Array<{ table: string }>).map((r) => r.table)).toEqual(['public.broken', 'public.orders']);
     const g = await cli(['grants', '--job', 'cli_job', '--source-user', 'reader'], { ...env, LOG_LEVEL: 'info' });
     expect(g.code, g.stderr).toBe(0);

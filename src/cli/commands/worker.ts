@@ -12,10 +12,19 @@ export function registerWorker(program: Command): void {
         const { startWorker, DEFAULT_GRACE_MS } = await import('../../scheduler/worker.js');
         const { makeWorkerId } = await import('../../scheduler/claims.js');
         const { syncRunner } = await import('../../scheduler/run-job.js');
+        const { checkLagAlerts } = await import('../../alerts/lag.js');
+        const { flushAlerts } = await import('../../alerts/webhook.js');
         if (opts.migrate) await migrate(env.DATABASE_URL!, log);
         const workerId = makeWorkerId();
-        const worker = startWorker({ metadataUrl: env.DATABASE_URL!, env, log, workerId, runJob: syncRunner(env.DATABASE_URL!, env, log, workerId) });
-        log.info({ worker: worker.id, tickSeconds: env.WORKER_TICK_SECONDS, concurrency: env.WORKER_CONCURRENCY }, 'worker started');
+        // The worker logs "worker started" and "worker stopped" itself (scheduler/worker.ts).
+        const worker = startWorker({
+          metadataUrl: env.DATABASE_URL!,
+          env,
+          log,
+          workerId,
+          runJob: syncRunner(env.DATABASE_URL!, env, log, workerId),
+          periodic: (pool, now) => checkLagAlerts(pool, env, log, now),
+        });
         await new Promise<void>((resolve) => {
           const stop = (signal: string) => {
             log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
@@ -24,7 +33,7 @@ export function registerWorker(program: Command): void {
           process.once('SIGTERM', () => stop('SIGTERM'));
           process.once('SIGINT', () => stop('SIGINT'));
         });
-        log.info('worker stopped');
+        await flushAlerts(3000);
         return 0;
       }, { metadata: opts.migrate ? 'reachable' : 'migrated' }),
     );
