@@ -59,7 +59,7 @@ describe('per-table backoff in the worker, with alerts', () => {
     await hook.waitFor(1);
     expect(hook.texts()).toHaveLength(1);
     expect(hook.texts()[0]).toMatch(
-      /^redshift-loader: FAILED job "bko_job", table public\.broken: job "bko_job", table public\.broken: batch 1 load failed: .*\nThe worker retries this table at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(backing off after each failure\); the job's other tables keep their schedule\. You will get one message when it recovers\.$/s,
+      /^redshift-loader: FAILED job "bko_job", table public\.broken: batch 1 load failed: .*\nThe worker retries this table at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(backing off after each failure\); the job's other tables keep their schedule\. You will get one message when it recovers\.$/s,
     );
     expect(hook.requests[0]!.contentType).toBe('application/json');
   });

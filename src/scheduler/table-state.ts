@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { alertSender } from '../alerts/webhook.js';
 import type { Env } from '../config/env.js';
 import type { Logger } from '../log.js';
+import { withoutWhere } from '../status/health.js';
 import { backoffSeconds } from './due.js';
 
 /**
@@ -55,7 +56,7 @@ export async function tableFailed(db: pg.ClientBase, jobName: string, table: Tab
   const failureCount = row.failure_count + 1;
   if (!row.alert_failing) {
     alertSender(deps.env, deps.log)?.send(
-      `redshift-loader: FAILED job "${jobName}", table ${name(table)}: ${oneLine(error)}\n` +
+      `redshift-loader: FAILED job "${jobName}", table ${name(table)}: ${oneLine(withoutWhere(error, jobName, name(table)))}\n` +
         `The worker retries this table at ${utc(row.retry_at)} (backing off after each failure); the job's other tables keep their schedule. You will get one message when it recovers.`,
     );
   }

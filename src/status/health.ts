@@ -96,6 +96,12 @@ export function humanSeconds(s: number): string {
   return `${Math.round(s / 86400)} days`;
 }
 
+/** An error without its leading `job "x", table s.t: ` when the line names them already. */
+export function withoutWhere(error: string, job: string, table: string): string {
+  const where = `job "${job}", table ${table}: `;
+  return error.startsWith(where) ? error.slice(where.length) : error;
+}
+
 export const utcText = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : 'never');
 
 const oneLine = (t: string, max = 300) => {
@@ -183,7 +189,7 @@ export async function collectHealth(db: Query, opts: { jobName?: string; lagThre
         if (t.last_error !== null || t.failure_count > 0) {
           h.state = 'failing';
           const retry = t.retry_at ? `; the worker retries it after ${utcText(t.retry_at)}` : '';
-          h.problems.push(`job "${job.name}", table ${t.name}: failing (${t.failure_count || 1} failed sync(s) in a row${retry}): ${oneLine(t.last_error ?? 'no error message')}`);
+          h.problems.push(`job "${job.name}", table ${t.name}: failing (${t.failure_count || 1} failed sync(s) in a row${retry}): ${oneLine(withoutWhere(t.last_error ?? 'no error message', job.name, t.name))}`);
         }
         if (overdue !== null && overdue > opts.lagThresholdSeconds) {
           if (h.state === 'ok') h.state = 'behind';
@@ -208,7 +214,7 @@ export function formatJobs(h: Health, now = new Date()): string {
     j.schedules.length === 0 ? 'none (run by hand or cron)' : j.schedules.map((s) => `every ${humanSeconds(s.frequency)}${s.at ? ` at ${s.at} ${s.timezone}` : ''}`).join('; '),
     utcText(j.lastRunAt),
     utcText(j.lastSucceededAt),
-    !j.enabled ? '-' : j.nextRunAt ? (j.nextRunAt <= now ? 'due now' : utcText(j.nextRunAt)) : 'never (no valid schedule)',
+    !j.enabled || j.schedules.length === 0 ? '-' : j.nextRunAt ? (j.nextRunAt <= now ? 'due now' : utcText(j.nextRunAt)) : 'never (no valid schedule)',
     j.failureCount > 0 ? `${j.failureCount} failure(s), retry after ${utcText(j.retryAt)}` : '-',
     j.scheduleError ? oneLine(j.scheduleError, 160) : j.lastError ? oneLine(j.lastError, 160) : '',
   ]);
