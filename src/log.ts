@@ -57,6 +57,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        const first = args[0];
+        // A child logger already carries its bindings (job, table): a key repeated with the
+        // same value in the call would be written twice in the JSON line.
+        if (first && typeof first === 'object' && !(first instanceof Error) && !Array.isArray(first)) {
+          const bound = this.bindings();
+          const obj = first as Record<string, unknown>;
+          if (Object.keys(obj).some((k) => k in bound && bound[k] === obj[k])) {
+            args = [Object.fromEntries(Object.entries(obj).filter(([k, v]) => !(k in bound && bound[k] === v))), ...args.slice(1)];
+          }
+        }
         method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)));
       },
     },
