@@ -1,3 +1,4 @@
+import { withoutWhere } from '../status/health.js';
 import type { JobResult } from '../sync/engine.js';
 
 /**
@@ -26,7 +27,7 @@ export function formatSyncSummary(r: JobResult): string {
       ? `job "${r.job}": ${r.tables.length} table(s) synced`
       : `job "${r.job}": ${failed.length} of ${r.tables.length} table(s) failed:`,
   );
-  for (const t of failed) lines.push(`  ${t.table}: ${t.error ?? 'failed'}`);
+  for (const t of failed) lines.push(`  ${t.table}: ${withoutWhere(t.error ?? 'failed', r.job, t.table)}`);
   return `${lines.join('\n')}\n`;
 }
 

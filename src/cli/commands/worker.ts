@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Worker } from '../../scheduler/worker.js';
 import { runCommand } from '../context.js';
 
 export function registerWorker(program: Command): void {
@@ -16,8 +17,18 @@ export function registerWorker(program: Command): void {
         const { flushAlerts } = await import('../../alerts/webhook.js');
         if (opts.migrate) await migrate(env.DATABASE_URL!, log);
         const workerId = makeWorkerId();
+        // The signal handlers first: a SIGTERM right after "worker started" still stops cleanly.
+        let worker: Worker | undefined;
+        const stopped = new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
+            void worker?.stop().then(resolve);
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
+        });
         // The worker logs "worker started" and "worker stopped" itself (scheduler/worker.ts).
-        const worker = startWorker({
+        worker = startWorker({
           metadataUrl: env.DATABASE_URL!,
           env,
           log,
@@ -25,14 +36,7 @@ export function registerWorker(program: Command): void {
           runJob: syncRunner(env.DATABASE_URL!, env, log, workerId),
           periodic: (pool, now) => checkLagAlerts(pool, env, log, now),
         });
-        await new Promise<void>((resolve) => {
-          const stop = (signal: string) => {
-            log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
-            void worker.stop().then(resolve);
-          };
-          process.once('SIGTERM', () => stop('SIGTERM'));
-          process.once('SIGINT', () => stop('SIGINT'));
-        });
+        await stopped;
         await flushAlerts(3000);
         return 0;
       }, { metadata: opts.migrate ? 'reachable' : 'migrated' }),
