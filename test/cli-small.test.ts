@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliInTerminal, root } from './helpers/cli.js';
 import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';
@@ -99,5 +99,9 @@ describe('small things', () => {
     const msgs = out.trim().split('\n').map((l) => JSON.parse(l).msg as string);
     expect(msgs.filter((m) => m === 'worker started')).toHaveLength(1);
     expect(msgs.filter((m) => m === 'worker stopped')).toHaveLength(1);
+  });
+
+  it('.stack.env (written by npm run stack -- --env-file .stack.env) is ignored by git', () => {
+    expect(execFileSync('git', ['check-ignore', '.stack.env'], { cwd: root }).toString()).toBe('.stack.env\n');
   });
 });

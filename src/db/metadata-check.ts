@@ -17,6 +17,16 @@ export interface MetadataState {
   empty: boolean;
 }
 
+/** The metadata DB cannot be reached: names DATABASE_URL and host:port/database, never the password. */
+export class MetadataUnreachable extends CommandError {
+  constructor(
+    readonly endpoint: string,
+    readonly reason: string,
+  ) {
+    super(`cannot connect to the metadata DB (DATABASE_URL) at ${endpoint}: ${reason}; check DATABASE_URL and that the server accepts connections`);
+  }
+}
+
 export async function inspectMetadataDb(url: string, timeouts?: Pick<SessionTimeouts, 'connectSeconds'>): Promise<MetadataState> {
   const endpoint = endpointOf(url);
   const client = new pg.Client({ connectionString: url, application_name: 'redshift-loader', connectionTimeoutMillis: (timeouts?.connectSeconds ?? 30) * 1000 });
@@ -25,7 +35,7 @@ export async function inspectMetadataDb(url: string, timeouts?: Pick<SessionTime
     await client.connect();
   } catch (err) {
     const e = connectError(url, err);
-    throw new CommandError(`cannot connect to the metadata DB (DATABASE_URL) at ${e.endpoint}: ${e.reason}; check DATABASE_URL and that the server accepts connections`);
+    throw new MetadataUnreachable(e.endpoint, e.reason);
   }
   try {
     const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"')::text AS t`);
