@@ -163,7 +163,16 @@ async function main() {
         const what = Number(l.changed) > 0 || Number(l.reread) === 0 ? `+${l.changed} changed rows${Number(l.reread) > 0 ? ` (and ${l.reread} re-read)` : ''}` : `${l.reread} rows copied whole`;
         say(`  worker: ${l.table} ${what} in ${l.batches} batch(es), ${l.mib} MiB`);
       }
-      else if (l.level === 'error' || l.level === 'warn') say(`  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`);
+      else if (l.level === 'error' || l.level === 'warn') {
+        // Ctrl-C reaches the servers at the same moment as this process: what they say while
+        // shutting down ("terminating connection due to administrator command") can come
+        // before our handler has run. Problems are shown after a moment, unless we are stopping.
+        const text = `  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`;
+        if (/administrator command|Connection terminated/i.test(text)) continue;
+        setTimeout(() => {
+          if (!stopping) say(text);
+        }, 500).unref();
+      }
     }
   });
   const log = createLogger({ destination: logFile, pretty: false, level: 'info' });
