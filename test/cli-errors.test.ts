@@ -105,3 +105,18 @@ describe('CLI errors', () => {
     expect((await f.meta(`SELECT source_name FROM tables t JOIN jobs j ON j.id = t.job_id WHERE j.name = 'plan'`)).rows).toEqual([{ source_name: 'orders' }]);
   });
 });
+
+describe('errorReport', () => {
+  it('an expected error: one line, no stack (a stack with LOG_LEVEL=debug); a bug: its stack, said to be a bug', async () => {
+    const { errorReport, UsageError } = await import('../src/cli/errors.js');
+    expect(errorReport(new Error('S3 could not list s3://b/p/: Access Denied'), { debug: false })).toEqual({ text: 'redshift-loader: S3 could not list s3://b/p/: Access Denied\n', exitCode: 1 });
+    expect(errorReport(new UsageError('no enabled table matches'), { debug: false })).toEqual({ text: 'redshift-loader: no enabled table matches\n', exitCode: 2 });
+    const debug = errorReport(new Error('boom'), { debug: true });
+    expect(debug.text).toMatch(/^redshift-loader: boom\nError: boom\n {4}at /);
+    const bug = errorReport(new TypeError("Cannot read properties of undefined (reading 'x')"), { debug: false });
+    expect(bug.exitCode).toBe(1);
+    expect(bug.text).toMatch(/^redshift-loader: internal error \(a bug in redshift-loader; please report it with the lines below\): Cannot read properties of undefined \(reading 'x'\)\nTypeError: Cannot read properties/);
+    // Secrets are masked in the stack too.
+    expect(errorReport(new Error('connect postgres://u:Sekr3tXq@h/db'), { debug: true }).text).not.toContain('Sekr3tXq');
+  });
+});

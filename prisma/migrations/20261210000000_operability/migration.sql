@@ -1,7 +1,7 @@
 -- Operate it with confidence (issue 19).
 
 -- tables: per-table backoff and alert state, written by the loader (do not edit, except
--- retry_at: set it to NULL to retry a failing table at the job's next run).
+-- retry_at: set it to NULL to retry a failing table at the worker's next tick).
 --   failure_count   consecutive failed syncs of this table (0 after a success)
 --   retry_at        after a failure the worker leaves this table alone until then (30 s
 --                   doubling, capped at the job's shortest frequency and at one hour); the
