@@ -178,7 +178,7 @@ describe(`runs that overlap, hang or die, against ${targetDescription}`, () => {
     expect(r.tables[0]!.error).toMatch(/^job "conc_job", table public\.paused: S3 could not list s3:\/\/[^ ]+\/redshift-loader-test\/conc_job\/public\.paused\/: .*requestTimeout/);
     expect((await f.meta(`SELECT max_primary_key, claimed_by FROM tables WHERE id = $1`, [tid])).rows[0]).toEqual({ max_primary_key: null, claimed_by: null });
     expect((await f.meta(`SELECT status FROM sync_runs WHERE table_id = $1`, [tid])).rows).toEqual([{ status: 'failed' }]);
-    const idle = await f.source(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'redshift-loader extract'`);
+    const idle = await f.source(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'redshift-loader extract' AND datname = current_database()`);
     expect(idle.rows[0].n).toBe(0);
     expect((await f.sync({ table: 'paused' })).ok).toBe(true);
     await clean('paused', tid);
@@ -195,7 +195,7 @@ describe(`runs that overlap, hang or die, against ${targetDescription}`, () => {
       proxy.resume();
     }
     expect(r.tables[0]!.error).toMatch(/^job "conc_job", table public\.stalled_upload: S3 upload of s3:\/\/[^ ]+\/batch-00001\/part-\d+\.csv\.zst failed: .*requestTimeout/);
-    const sessions = await f.source(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'redshift-loader extract'`);
+    const sessions = await f.source(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'redshift-loader extract' AND datname = current_database()`);
     expect(sessions.rows[0].n).toBe(0);
     expect((await f.meta(`SELECT max_primary_key, claimed_by FROM tables WHERE id = $1`, [tid])).rows[0]).toEqual({ max_primary_key: null, claimed_by: null });
     expect((await f.sync({ table: 'stalled_upload' })).ok).toBe(true);
