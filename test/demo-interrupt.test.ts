@@ -34,7 +34,8 @@ function start(args: string[], env: Record<string, string> = {}) {
   return { child, out, exited, until, ctrlC, dir: path.join(os.tmpdir(), `redshift-loader-stack-${child.pid}`) };
 }
 
-describe('Ctrl-C', () => {
+// The two start a stack each; they run at the same time.
+describe.concurrent('Ctrl-C', () => {
   it('the demo, while the worker syncs: exit 130, no error, its temp folder removed', async () => {
     const d = start(['scripts/demo.ts'], { DEMO_SECONDS: '60' });
     await d.until(() => d.out.stdout.includes('worker: public.'));
