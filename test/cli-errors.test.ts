@@ -71,6 +71,18 @@ describe('CLI errors', () => {
     });
   });
 
+  it("a job's Redshift that cannot be reached: the job, the table, the side and host:port, never the password", async () => {
+    await f.addTable({ source: 'orders', mode: 'INSERT_ONLY', primaryKey: 'id' });
+    try {
+      const r = await cli(['sync', '--job', 'clierr_job'], { ...env, RL_TEST_DST_CLIERR: 'postgres://loader:Sekr3tXq@127.0.0.1:1/dev' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('FAILED public.orders: 0 rows in 0 batch(es) -- job "clierr_job", table public.orders: cannot connect to Redshift: connect ECONNREFUSED 127.0.0.1:1 (at 127.0.0.1:1/dev)\n');
+      expect(r.stdout).not.toContain('Sekr3tXq');
+    } finally {
+      await f.meta(`DELETE FROM tables WHERE job_id = $1`, [f.jobId]);
+    }
+  });
+
   it('usage errors: exit 2, one line naming the command (no help dump)', async () => {
     expect(await cli(['sync'], env)).toEqual({ code: 2, stdout: '', stderr: "redshift-loader: required option '--job <name>' not specified (see redshift-loader sync --help)\n" });
     expect(await cli(['sync', '--job', 'x', '--bogus'], env)).toEqual({ code: 2, stdout: '', stderr: "redshift-loader: unknown option '--bogus' (see redshift-loader sync --help)\n" });
