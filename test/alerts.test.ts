@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkLagAlerts } from '../src/alerts/lag.js';
 import { flushAlerts, webhookSender } from '../src/alerts/webhook.js';
+import { tableFailed, tableSucceeded } from '../src/scheduler/table-state.js';
 import { captureLog } from './scheduler/helpers.js';
 import { freshMetadataDb } from './helpers/stack.js';
 import { webhookServer, type WebhookServer } from './helpers/webhook-server.js';
@@ -97,6 +98,32 @@ describe('lag alerts', () => {
       ]);
     } finally {
       await other.end();
+    }
+  });
+});
+
+describe('failure alerts of a job without a schedule (run from cron with sync)', () => {
+  it('say that the next sync retries the table, once; and recover once', async () => {
+    const hook = await webhookServer('/hooks/cron');
+    const db = new pg.Client({ connectionString: await freshMetadataDb() });
+    await db.connect();
+    try {
+      const job = await db.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ('cron', 'env:A', 'env:B') RETURNING id`);
+      const t = await db.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, 'orders', 'INSERT_ONLY', 'id') RETURNING id`, [job.rows[0].id]);
+      const table = { id: t.rows[0].id as number, sourceSchema: 'public', sourceName: 'orders' };
+      const deps = { env: { ALERT_WEBHOOK_URL: hook.url }, log: captureLog().log };
+      expect((await tableFailed(db, 'cron', table, 'job "cron", table public.orders: boom', deps)).failureCount).toBe(1);
+      expect((await tableFailed(db, 'cron', table, 'job "cron", table public.orders: boom', deps)).failureCount).toBe(2);
+      await tableSucceeded(db, 'cron', table, deps);
+      await tableSucceeded(db, 'cron', table, deps);
+      await flushAlerts();
+      expect(hook.texts()).toEqual([
+        'redshift-loader: FAILED job "cron", table public.orders: boom\nThe job has no schedule: the next redshift-loader sync retries it. You will get one message when it recovers.',
+        'redshift-loader: RECOVERED job "cron", table public.orders synced again after 2 failed attempt(s).',
+      ]);
+    } finally {
+      await db.end();
+      await hook.close();
     }
   });
 });

@@ -84,4 +84,17 @@ describe('status: schedules, backoff, health and its exit code', () => {
     expect(r.stdout).toMatch(/^shop\s.*\snever \(no valid schedule\)\s+-\s+schedule_events row \d+: bad at pattern "25:\*\*": hour 25 never matches \(hours are 00-23\)$/m);
     expect(r.stdout).toContain(`  job "shop": the worker cannot run its schedule: schedule_events row ${eventId}: bad at pattern "25:**": hour 25 never matches (hours are 00-23) (fix the schedule_events row)\n`);
   });
+
+  it('a job without a schedule (run from cron): its failing table is not said to be retried by the worker, and lag is not judged', async () => {
+    const cron = (await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ('cron', 'env:RL_HEALTH_SRC', 'env:NOPE') RETURNING id`)).rows[0].id;
+    await meta.query(
+      `INSERT INTO tables (job_id, source_name, copy_mode, primary_key, last_synced_at, last_error, failure_count, retry_at)
+       VALUES ($1, 'orders', 'INSERT_ONLY', 'id', '2020-01-01 00:00:00+00', 'job "cron", table public.orders: boom', 1, now())`,
+      [cron],
+    );
+    const r = await cli(['status', '--job', 'cron'], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^cron\s+none \(run by hand or cron\)\s+never\s+never\s+-\s+-$/m);
+    expect(r.stdout.trimEnd().split('\n').slice(-2)).toEqual(['HEALTH: 1 problem(s)', '  job "cron", table public.orders: failing (1 failed sync(s) in a row): boom']);
+  });
 });

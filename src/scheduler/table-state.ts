@@ -55,9 +55,12 @@ export async function tableFailed(db: pg.ClientBase, jobName: string, table: Tab
   }
   const failureCount = row.failure_count + 1;
   if (!row.alert_failing) {
+    const next =
+      row.frequency === null
+        ? 'The job has no schedule: the next redshift-loader sync retries it.'
+        : `The worker retries this table at ${utc(row.retry_at)} (backing off after each failure); the job's other tables keep their schedule.`;
     alertSender(deps.env, deps.log)?.send(
-      `redshift-loader: FAILED job "${jobName}", table ${name(table)}: ${oneLine(withoutWhere(error, jobName, name(table)))}\n` +
-        `The worker retries this table at ${utc(row.retry_at)} (backing off after each failure); the job's other tables keep their schedule. You will get one message when it recovers.`,
+      `redshift-loader: FAILED job "${jobName}", table ${name(table)}: ${oneLine(withoutWhere(error, jobName, name(table)))}\n${next} You will get one message when it recovers.`,
     );
   }
   return { failureCount, retryAt: row.retry_at };

@@ -188,7 +188,8 @@ export async function collectHealth(db: Query, opts: { jobName?: string; lagThre
       else {
         if (t.last_error !== null || t.failure_count > 0) {
           h.state = 'failing';
-          const retry = t.retry_at ? `; the worker retries it after ${utcText(t.retry_at)}` : '';
+          // Only a worker retries, and only a job with a schedule.
+          const retry = t.retry_at && valid.length > 0 ? `; the worker retries it after ${utcText(t.retry_at)}` : '';
           h.problems.push(`job "${job.name}", table ${t.name}: failing (${t.failure_count || 1} failed sync(s) in a row${retry}): ${oneLine(withoutWhere(t.last_error ?? 'no error message', job.name, t.name))}`);
         }
         if (overdue !== null && overdue > opts.lagThresholdSeconds) {
