@@ -67,7 +67,8 @@ export function webhookSender(url: string, opts: WebhookOptions = {}): AlertSend
       pending.add(p);
       void p.finally(() => pending.delete(p));
     },
-    async flush(max = timeoutMs * attempts + backoffMs * 2 ** attempts) {
+    // Every attempt's timeout and every retry's delay, and some slack for a busy machine.
+    async flush(max = timeoutMs * attempts + backoffMs * 2 ** attempts + 2000) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...pending]), new Promise<void>((res) => (timer = setTimeout(res, max)))]);
       clearTimeout(timer);
