@@ -77,4 +77,13 @@ describe('the metadata DB refuses rows the worker could never run', () => {
     await db.query(`UPDATE schedule_events SET last_run_at = now(), last_error = 'invalid schedule', enabled = false WHERE id = $1`, [legacy.rows[0].id]);
     expect((await refusal(`UPDATE schedule_events SET at = '26:**' WHERE id = $1`, [legacy.rows[0].id])).code).toBe('23514');
   });
+
+  it("the loader's backoff and alert bookkeeping does not count as an edit (tables.updated_at)", async () => {
+    const t = await db.query(`INSERT INTO tables (job_id, source_name, copy_mode) VALUES ($1, 'kept', 'FULL_DATA_SYNC') RETURNING id, updated_at`, [jobId]);
+    await new Promise((r) => setTimeout(r, 5));
+    await db.query(`UPDATE tables SET failure_count = 3, retry_at = now(), alert_failing = true, alert_behind = true WHERE id = $1`, [t.rows[0].id]);
+    expect((await db.query(`SELECT updated_at FROM tables WHERE id = $1`, [t.rows[0].id])).rows[0].updated_at).toEqual(t.rows[0].updated_at);
+    await db.query(`UPDATE tables SET disabled = true WHERE id = $1`, [t.rows[0].id]);
+    expect((await db.query(`SELECT updated_at FROM tables WHERE id = $1`, [t.rows[0].id])).rows[0].updated_at.getTime()).toBeGreaterThan(t.rows[0].updated_at.getTime());
+  });
 });
