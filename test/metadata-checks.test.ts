@@ -5,7 +5,7 @@ import { freshMetadataDb } from './helpers/stack.js';
 /**
  * Issue 19, point 4: a schedule or a tables row the worker could never run is refused
  * when it is written, with a message naming the row and the rule (migration
- * 20261210000000_operability), instead of being skipped forever by the worker.
+ * 20261210010000_operability), instead of being skipped forever by the worker.
  */
 describe('the metadata DB refuses rows the worker could never run', () => {
   let db: pg.Client;

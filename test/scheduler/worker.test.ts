@@ -102,7 +102,7 @@ describe('worker', () => {
 
   it('isolates bad rows: others still run, each bad one gets a log line and last_error', async () => {
     const m = await setup();
-    // Rows the database now refuses (migration 20261210000000_operability) can still exist:
+    // Rows the database now refuses (migration 20261210010000_operability) can still exist:
     // written before that migration. They are written here with its check switched off.
     await m.pool.query(`ALTER TABLE "schedule_events" DISABLE TRIGGER "schedule_events_check"`);
     await addJob(m.pool, 'bad-at', { at: '25:00' });

@@ -17,17 +17,20 @@ ALTER TABLE "tables"
 ALTER TABLE "tables" ADD CONSTRAINT "tables_failure_count_check" CHECK ("failure_count" >= 0);
 
 -- The loader's own bookkeeping is not an edit by a person: tables.updated_at ignores it.
--- (source_attnums: the loader's record of the source columns, from migration
--- 20261202020000_source_columns on main; removing a key a row does not have changes nothing.)
+-- This list also names columns of migrations that run before this one on main
+-- (20261202020000_source_columns: source_attnums; 20261210000000_verify: verified_at,
+-- verify_result, written by verify); removing a key a row does not have changes nothing.
 DROP TRIGGER "tables_touch_updated_at" ON "tables";
 CREATE TRIGGER "tables_touch_updated_at" BEFORE UPDATE ON "tables"
   FOR EACH ROW
   WHEN ((to_jsonb(OLD) - ARRAY['claimed_by', 'claimed_at', 'claim_expires_at', 'claim_token', 'updated_at',
                                 'max_primary_key', 'max_updated_key', 'watermark_snapshot', 'last_synced_at', 'last_error',
-                                'deletes_checked_at', 'deletes_removed', 'source_attnums', 'failure_count', 'retry_at', 'alert_failing', 'alert_behind'])
+                                'deletes_checked_at', 'deletes_removed', 'source_attnums', 'verified_at', 'verify_result',
+                                'failure_count', 'retry_at', 'alert_failing', 'alert_behind'])
         IS DISTINCT FROM (to_jsonb(NEW) - ARRAY['claimed_by', 'claimed_at', 'claim_expires_at', 'claim_token', 'updated_at',
                                 'max_primary_key', 'max_updated_key', 'watermark_snapshot', 'last_synced_at', 'last_error',
-                                'deletes_checked_at', 'deletes_removed', 'source_attnums', 'failure_count', 'retry_at', 'alert_failing', 'alert_behind']))
+                                'deletes_checked_at', 'deletes_removed', 'source_attnums', 'verified_at', 'verify_result',
+                                'failure_count', 'retry_at', 'alert_failing', 'alert_behind']))
   EXECUTE FUNCTION "redshift_loader_touch_updated_at"();
 
 -- Rows are edited by hand, so the database refuses what the worker could never run, when
