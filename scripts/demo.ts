@@ -17,10 +17,13 @@ import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/log.js';
 import { syncRunner } from '../src/scheduler/run-job.js';
 import { startWorker, type Worker } from '../src/scheduler/worker.js';
+import { handleSignalsOurselves } from '../src/stack/postgres.js';
 import { startStack, type Stack } from '../src/stack/stack.js';
 import { verifyJob, type VerifyJobResult } from '../src/verify/run.js';
 import { summarizeReport } from '../src/verify/report.js';
 
+// The AWS SDK's notice that its 2027 releases need Node 22 is not for the demo's audience.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const seconds = Number(process.env.DEMO_SECONDS ?? 30);
 const say = (msg: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)}  ${msg}\n`);
 
@@ -76,16 +79,20 @@ const TABLES: Array<{ name: string; mode: string; pk: string; uk: string | null 
 let stack: Stack | undefined;
 let worker: Worker | undefined;
 const clients: pg.Client[] = [];
+/** Set on Ctrl-C (or the end): from then on nothing new starts, and errors of what is being torn down are expected. */
 let stopping = false;
+let stopped: Promise<never> | undefined;
 
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+/** Stops the worker, the clients and the stack (removing its files), then exits. Once. */
+function shutdown(code: number): Promise<never> {
+  stopping = true;
+  stopped ??= (async () => {
     await worker?.stop().catch(() => undefined);
     for (const c of clients) await c.end().catch(() => undefined);
     await stack?.stop().catch(() => undefined);
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopped;
 }
 
 async function client(url: string): Promise<pg.Client> {
@@ -122,10 +129,18 @@ function sayVerify(r: VerifyJobResult): void {
 }
 
 async function main() {
-  process.once('SIGINT', () => void shutdown(130));
-  process.once('SIGTERM', () => void shutdown(143));
+  // Ctrl-C at a terminal reaches the stack's servers too (one process group): they stop at
+  // once, and everything still talking to them fails. That is the shutdown, not an error.
+  await handleSignalsOurselves();
+  const interrupt = (code: number) => () => {
+    if (!stopping) say('stopping: the worker, then the stack (its files are removed)...');
+    void shutdown(code);
+  };
+  process.once('SIGINT', interrupt(130));
+  process.once('SIGTERM', interrupt(143));
   say('starting the local stack (embedded PostgreSQL, S3 server, Redshift double)...');
   stack = await startStack({});
+  if (stopping) return;
   Object.assign(process.env, stack.env);
   await migrate(stack.env.DATABASE_URL);
   const src = await client(stack.env.SOURCE_URL);
@@ -148,7 +163,7 @@ async function main() {
   const logFile = new PassThrough();
   logFile.on('data', (d: Buffer) => {
     for (const line of d.toString().split('\n')) {
-      if (!line) continue;
+      if (!line || stopping) continue;
       const l = JSON.parse(line) as Record<string, unknown>;
       const cdc = TABLES.some((t) => t.mode === 'CDC' && `public.${t.name}` === l.table);
       if (l.msg === 'table sync succeeded' && Number(l.rows) > 0 && !cdc) {
@@ -157,7 +172,16 @@ async function main() {
       }
       else if (l.msg === 'CDC initial load finished') say(`  worker: ${l.table} loaded in the replication slot's snapshot (${l.rows} rows); from now on its changes come from the write-ahead log`);
       else if (l.msg === 'CDC batch applied') say(`  worker: CDC (write-ahead log) ${l.changes} changes, ${l.deletes} of them deletes, in one Redshift transaction`);
-      else if (l.level === 'error' || l.level === 'warn') say(`  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`);
+      else if (l.level === 'error' || l.level === 'warn') {
+        // Ctrl-C reaches the servers at the same moment as this process: what they say while
+        // shutting down ("terminating connection due to administrator command") can come
+        // before our handler has run. Problems are shown after a moment, unless we are stopping.
+        const text = `  worker ${String(l.level)}: ${String(l.msg)} ${l.err ? String(l.err) : ''}`;
+        if (/administrator command|Connection terminated/i.test(text)) continue;
+        setTimeout(() => {
+          if (!stopping) say(text);
+        }, 500).unref();
+      }
     }
   });
   const log = createLogger({ destination: logFile, pretty: false, level: 'info' });
@@ -191,6 +215,7 @@ async function main() {
     }
     await new Promise((r) => setTimeout(r, 250));
   }
+  if (stopping) return;
   say('writers stopped; waiting for the worker to catch up...');
   // One last row per updated-key table 3 s later moves its watermark past everything the writers wrote,
   // so verify's live rule (rows changed within UPDATED_KEY_OVERLAP_SECONDS of it are left out)
@@ -201,6 +226,7 @@ async function main() {
   const lastWrite = (await meta.query(`SELECT now() AS t`)).rows[0].t as Date;
   const deadline = Date.now() + 60_000;
   for (;;) {
+    if (stopping) return;
     const c = await counts(src, rs);
     // Every table synced since the last write: its updates are in too, not only its row count.
     const fresh = await meta.query(`SELECT count(DISTINCT table_id)::int AS n FROM sync_runs WHERE status = 'succeeded' AND started_at > $1`, [lastWrite]);
@@ -247,6 +273,8 @@ async function main() {
 }
 
 main().catch(async (err) => {
+  // After Ctrl-C, what was talking to the stopped servers fails: not worth a word.
+  if (stopping) return;
   process.stderr.write(`demo failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   await shutdown(1);
 });

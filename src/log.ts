@@ -1,13 +1,11 @@
 import { pino, type Logger } from 'pino';
-import { redactUrl } from './config/connection.js';
+import { redactSecrets } from './secrets.js';
 
 export type { Logger };
 
-const AWS_SECRET_RE = /(aws_secret_access_key=|SecretAccessKey["':= ]+)[^;'"\s]+/gi;
-
-/** Masks secrets inside free text: URL passwords, AWS secret keys in CREDENTIALS strings. */
+/** Masks secrets inside free text (src/secrets.ts): passwords in any form of URL or option, AWS keys and tokens, registered values. */
 export function redactText(text: string): string {
-  return redactUrl(text).replace(AWS_SECRET_RE, '$1***');
+  return redactSecrets(text);
 }
 
 function scrub(value: unknown, depth = 0): unknown {
@@ -59,6 +57,16 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        const first = args[0];
+        // A child logger already carries its bindings (job, table): a key repeated with the
+        // same value in the call would be written twice in the JSON line.
+        if (first && typeof first === 'object' && !(first instanceof Error) && !Array.isArray(first)) {
+          const bound = this.bindings();
+          const obj = first as Record<string, unknown>;
+          if (Object.keys(obj).some((k) => k in bound && bound[k] === obj[k])) {
+            args = [Object.fromEntries(Object.entries(obj).filter(([k, v]) => !(k in bound && bound[k] === v))), ...args.slice(1)];
+          }
+        }
         method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)));
       },
     },

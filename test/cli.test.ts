@@ -62,7 +62,7 @@ describe('the loader CLI, spawned', () => {
     ]);
   });
 
-  it('sync: 0 when every table synced, 1 when one failed (after the others), 1 for an unknown job, with a line per table on stderr', async () => {
+  it('sync: 0 when every table synced, 1 when one failed (after the others), 2 for an unknown job, with a line per table on stderr', async () => {
     const ok = await cli(['sync', '--job', 'cli_job', '--table', 'orders'], env);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toMatch(/^ok {5}public\.orders: \d+ rows in \d+ batch\(es\)$/m);
@@ -71,7 +71,7 @@ describe('the loader CLI, spawned', () => {
     expect(mixed.stderr).toMatch(/^FAILED public\.broken: 0 rows in 0 batch\(es\) -- job "cli_job", table public\.broken: batch 1 load failed: /m);
     expect(mixed.stderr).toMatch(/^ok {5}public\.orders: 0 rows/m);
     const unknown = await cli(['sync', '--job', 'nope'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/^redshift-loader: job "nope" not found in the jobs table \(jobs: cli_job(, cli_setup)?\)$/m);
     const noUrl = await cli(['sync', '--job', 'cli_job'], { ...env, DATABASE_URL: undefined });
     expect(noUrl.code).toBe(2);
@@ -79,11 +79,14 @@ describe('the loader CLI, spawned', () => {
 
   it('status prints a line per table (0); --json is JSON; grants prints SQL only (0)', async () => {
     const st = await cli(['status', '--job', 'cli_job'], env);
-    expect(st.code, st.stderr).toBe(0);
-    expect(st.stdout.split('\n')[0]).toMatch(/^JOB\s+TABLE\s+MODE/);
+    // Exit 1 while a table is failing (public.broken, after the sync test above).
+    const failing = (await f.meta(`SELECT count(*)::int AS n FROM tables t JOIN jobs j ON j.id = t.job_id WHERE j.name = 'cli_job' AND t.last_error IS NOT NULL`)).rows[0].n;
+    expect(st.code, st.stderr).toBe(failing > 0 ? 1 : 0);
+    expect(st.stdout.split('\n')[0]).toMatch(/^JOB\s+SCHEDULE\s+LAST RUN/);
+    expect(st.stdout).toMatch(/^JOB\s+TABLE\s+MODE/m);
     expect(st.stdout).toMatch(/cli_job\s+public\.orders\s+INSERT_AND_UPDATE/);
     const js = await cli(['status', '--job', 'cli_job', '--json'], env);
-    expect(js.code).toBe(0);
+    expect(js.code).toBe(st.code);
     expect((JSON.parse(js.stdout) as Array<{ table: string }>).map((r) => r.table)).toEqual(['public.broken', 'public.orders']);
     const g = await cli(['grants', '--job', 'cli_job', '--source-user', 'reader'], { ...env, LOG_LEVEL: 'info' });
     expect(g.code, g.stderr).toBe(0);

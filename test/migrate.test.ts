@@ -103,10 +103,10 @@ describe('migrations', () => {
       await c.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ('a', 'env:S', 'env:D')`);
       const job = (await c.query('SELECT * FROM jobs')).rows[0];
       expect(job).toMatchObject({ destination_schema: 'public', enabled: true, s3_bucket: null });
-      await c.query(`INSERT INTO tables (job_id, source_name, copy_mode) VALUES ($1, 'orders', 'INSERT_ONLY')`, [job.id]);
+      await c.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, 'orders', 'INSERT_ONLY', 'id')`, [job.id]);
       const t = (await c.query('SELECT * FROM tables')).rows[0];
       expect(t).toMatchObject({ source_schema: 'public', disabled: false, max_primary_key: null, destination_name: null });
-      await expect(c.query(`INSERT INTO tables (job_id, source_name, copy_mode) VALUES ($1, 'orders', 'INSERT_ONLY')`, [job.id])).rejects.toThrow(/duplicate key/);
+      await expect(c.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, 'orders', 'INSERT_ONLY', 'id')`, [job.id])).rejects.toThrow(/duplicate key/);
       await expect(c.query(`INSERT INTO tables (job_id, source_name, copy_mode) VALUES ($1, 'x', 'UPSERT')`, [job.id])).rejects.toThrow(/invalid input value for enum copy_mode/);
       await new Promise((r) => setTimeout(r, 5));
       await c.query(`UPDATE jobs SET enabled = false`);

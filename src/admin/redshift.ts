@@ -8,7 +8,7 @@ import { loadEnv, type Env } from '../config/env.js';
 import { connect } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import type { CopyAuth } from '../redshift/sql.js';
-import { createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
+import { S3Error, createS3Client, deletePrefix, manifestFor, putText, s3Url } from '../s3/client.js';
 import { sourceColumns } from '../sync/catalog.js';
 import { compressionFromEnv, type Compression } from '../sync/compress.js';
 import { extractToS3 } from '../sync/extract.js';
@@ -343,12 +343,16 @@ export class Redshift {
       ));
       const base = { rows: split.rows, files: files.length, jsonpaths: jp.jsonpaths, tableExisted: exists };
       if (!o.execute) return { batch, executed: null, ...base };
+      let written = 0;
       try {
         for (const f of files) {
           // lib-storage, as the sync engine uploads: a plain PutObject of a stream is sent
           // aws-chunked (the SDK's default checksums), which some S3-compatible stores keep as is.
           const params = { Bucket: bucket, Key: f.key, Body: createReadStream(f.path), ContentType: 'application/json', ContentEncoding: 'gzip' };
-          await new Upload({ client: this.s3, params, queueSize: 2, partSize: 8 * 1024 * 1024, leavePartsOnError: false }).done();
+          await new Upload({ client: this.s3, params, queueSize: 2, partSize: 8 * 1024 * 1024, leavePartsOnError: false }).done().catch((e: Error) => {
+            throw new S3Error(`S3 could not upload to ${s3Url(bucket, f.key)}: ${e.message || e.name}`);
+          });
+          written++;
         }
         await putText(this.s3, bucket, jsonPathsKey, JSON.stringify(jp));
         await putText(this.s3, bucket, manifestKeyName, JSON.stringify(manifestFor(bucket, files.map((f) => ({ key: f.key, bytes: f.bytes })))));
@@ -359,7 +363,7 @@ export class Redshift {
           throw await this.explainCopyJsonFailure(err, split.blankLines, o.slices ?? this.env.REDSHIFT_SLICES);
         }
       } finally {
-        await deletePrefix(this.s3, bucket, `${prefix}/`).catch((e: Error) => this.opts.log?.warn({ err: e.message, prefix }, 'copy-json: could not delete the S3 files'));
+        if (written > 0) await deletePrefix(this.s3, bucket, `${prefix}/`).catch((e: Error) => this.opts.log?.warn({ err: e.message, prefix }, 'copy-json: could not delete the S3 files'));
       }
     } finally {
       await rm(split.dir, { recursive: true, force: true });

@@ -16,6 +16,13 @@ export const PASSWORD_ALPHABET = Array.from({ length: 126 - 33 + 1 }, (_, i) => 
   .filter((ch) => !`'"\\/@`.includes(ch))
   .join('');
 
+/**
+ * The unreserved characters of URLs (RFC 3986): letters, digits, - . _ ~. A password drawn
+ * from them can be pasted into a connection string (postgres://user:PASSWORD@host/db) as
+ * it is; `#`, `?`, `%`, `:`, `&`, `/`, `@` would end or corrupt the URL's user info.
+ */
+export const URL_SAFE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';
+
 /** Redshift's password rules: 8-64 characters, an upper, a lower and a digit, no ' " \ / @ or space. */
 export function checkPassword(p: string): string | null {
   if (p.length < 8 || p.length > 64) return 'must be 8 to 64 characters';
@@ -30,17 +37,20 @@ export function checkPassword(p: string): string | null {
  * A random password from node:crypto. Each character is drawn uniformly (bytes at or above
  * the largest multiple of the alphabet size are rejected, so there is no modulo bias);
  * passwords missing an upper, a lower or a digit are rejected whole and drawn again.
+ * URL-safe by default (24 characters of 66: about 145 bits); `printable` draws from every
+ * character Redshift allows.
  */
-export function randomPassword(length = 24): string {
+export function randomPassword(length = 24, opts: { alphabet?: 'url-safe' | 'printable' } = {}): string {
   if (!Number.isInteger(length) || length < 8 || length > 64) throw new UserError('password length must be a whole number from 8 to 64');
-  const n = PASSWORD_ALPHABET.length;
+  const alphabet = opts.alphabet === 'printable' ? PASSWORD_ALPHABET : URL_SAFE_ALPHABET;
+  const n = alphabet.length;
   const limit = 256 - (256 % n);
   for (;;) {
     let out = '';
     while (out.length < length) {
       for (const b of randomBytes(length * 2)) {
         if (b >= limit) continue;
-        out += PASSWORD_ALPHABET[b % n];
+        out += alphabet[b % n];
         if (out.length === length) break;
       }
     }

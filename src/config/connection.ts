@@ -1,3 +1,5 @@
+import { redactSecrets } from '../secrets.js';
+
 /**
  * Connection strings in the metadata rows are either a postgres:// URL or `env:VAR_NAME`,
  * resolved at run time so that secrets stay in the environment (the README's advice).
@@ -33,7 +35,7 @@ function checkUrl(v: string, what: string): string {
   return v.replace(/^redshift:\/\//, 'postgres://');
 }
 
-/** Masks the password in any URL-like text, for logs and error messages. */
+/** Masks the password in any URL-like text (well formed or not), for logs and error messages. */
 export function redactUrl(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)([^@\s/]*)@/gi, '$1***@');
+  return redactSecrets(text);
 }

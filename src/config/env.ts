@@ -65,6 +65,14 @@ export const envSchema = z.object({
   CDC_WARN_RETAINED_MB: positiveInt(1024),
   CDC_WARN_LAG_SECONDS: positiveInt(3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Slack-compatible incoming webhook for alerts (a table fails, recovers, falls behind, catches up). */
+  ALERT_WEBHOOK_URL: z.string().url('must be an http(s) URL, e.g. https://hooks.slack.com/services/...').optional(),
+  /**
+   * A table is behind when its sync is overdue by more than this: its last success plus its
+   * job's frequency (inside the schedule's `at` window) is this long past. Used by `status`
+   * (exit 1) and by the worker's alerts.
+   */
+  ALERT_LAG_SECONDS: positiveInt(3600),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -102,5 +110,5 @@ export function loadEnv(
 }
 
 function isSecret(name: string): boolean {
-  return /SECRET|PASSWORD|TOKEN|_URL$/.test(name);
+  return /SECRET|PASSWORD|TOKEN|WEBHOOK|_URL$/.test(name);
 }

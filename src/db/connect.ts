@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { connectError } from './endpoint.js';
 
 /**
  * Deadlines of a session (seconds; 0 = none): how long to wait for the server to accept
@@ -29,7 +30,9 @@ export async function connect(url: string, applicationName = 'redshift-loader', 
   ].join(' ');
   const client = new pg.Client({ connectionString: url, application_name: applicationName, options, connectionTimeoutMillis: timeouts.connectSeconds * 1000 });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.connect().catch((err: unknown) => {
+    throw connectError(url, err);
+  });
   return client;
 }
 
@@ -41,7 +44,9 @@ export async function connect(url: string, applicationName = 'redshift-loader', 
 export async function connectRedshift(url: string, timeouts: SessionTimeouts = DEFAULT_TIMEOUTS): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: 'redshift-loader', connectionTimeoutMillis: timeouts.connectSeconds * 1000 });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.connect().catch((err: unknown) => {
+    throw connectError(url, err);
+  });
   await client.query(`SET timezone TO 'UTC'`);
   await client.query(REDSHIFT_CASE_SENSITIVE_IDENTIFIERS);
   // Redshift has statement_timeout (milliseconds; 0 = none), not the idle-in-transaction one.
@@ -67,7 +72,9 @@ export function destroyClient(client: pg.Client | undefined): void {
 export async function defaultTimeZone(url: string): Promise<string> {
   const client = new pg.Client({ connectionString: url, application_name: 'redshift-loader' });
   client.on('error', () => undefined);
-  await client.connect();
+  await client.connect().catch((err: unknown) => {
+    throw connectError(url, err);
+  });
   try {
     return (await client.query<{ tz: string }>(`SELECT current_setting('TimeZone') AS tz`)).rows[0]!.tz;
   } finally {

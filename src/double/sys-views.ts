@@ -42,4 +42,18 @@ CREATE OR REPLACE VIEW redshift_double.svv_redshift_databases AS
          NULL::varchar(128) AS database_acl, NULL::varchar(128) AS database_options,
          redshift_double.db_isolation(oid)::varchar(128) AS database_isolation_level
   FROM pg_database WHERE datallowconn AND NOT datistemplate;
+
+-- STV_SLICES (r_STV_SLICES.html): the double is one node of two slices (REDSHIFT_SLICES's
+-- default). STV tables cannot be queried on Serverless (serverless-monitoring.html): the
+-- Serverless flavour refuses it (the message is the double's own choice).
+CREATE OR REPLACE FUNCTION redshift_double.stv_slices_rows() RETURNS TABLE (node integer, slice integer, localslice integer, type character(1))
+LANGUAGE plpgsql STABLE AS $f$
+BEGIN
+  IF current_setting('rsdbl.flavor', true) = 'serverless' THEN
+    RAISE EXCEPTION 'stv_slices is not available on Amazon Redshift Serverless (STV system tables are for provisioned clusters)' USING ERRCODE = '42501';
+  END IF;
+  RETURN QUERY SELECT 0, s, s, 'D'::character(1) FROM generate_series(0, 1) s;
+END $f$;
+
+CREATE OR REPLACE VIEW redshift_double.stv_slices AS SELECT * FROM redshift_double.stv_slices_rows();
 `;

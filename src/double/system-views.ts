@@ -13,7 +13,7 @@ import { lit } from './sql-lexer.js';
 export const SCHEMA = 'redshift_double';
 export const SYSTEM_VIEWS = [
   'stl_load_errors', 'pg_table_def', 'svv_table_info', 'stl_load_commits', 'svv_columns',
-  'sys_load_history', 'sys_load_error_detail', 'stv_db_isolation_level', 'svv_redshift_databases',
+  'sys_load_history', 'sys_load_error_detail', 'stv_db_isolation_level', 'svv_redshift_databases', 'stv_slices',
 ] as const;
 
 export const INSTALL_SQL = `

@@ -30,6 +30,8 @@ export interface EventStore {
   setConfigError(id: number, message: string): Promise<void>;
   /** Clears last_error if it still holds `message` (the row was fixed). */
   clearConfigError(id: number, message: string): Promise<void>;
+  /** Jobs (enabled) with a failing table whose retry time has come (per-table backoff). */
+  loadRetryDueJobs?(): Promise<number[]>;
 }
 
 const COLUMNS = `e."id", e."job_id", j."name" AS "job_name", e."frequency", e."at", e."timezone",
@@ -116,5 +118,13 @@ export class PgEventStore implements EventStore {
 
   async clearConfigError(id: number, message: string): Promise<void> {
     await this.pool.query(`UPDATE "schedule_events" SET "last_error" = NULL WHERE "id" = $1 AND "last_error" = $2`, [id, message]);
+  }
+
+  async loadRetryDueJobs(): Promise<number[]> {
+    const r = await this.pool.query<{ job_id: number }>(
+      `SELECT DISTINCT t."job_id" FROM "tables" t JOIN "jobs" j ON j."id" = t."job_id"
+        WHERE j."enabled" AND NOT t."disabled" AND t."failure_count" > 0 AND (t."retry_at" IS NULL OR t."retry_at" <= now())`,
+    );
+    return r.rows.map((x) => x.job_id);
   }
 }

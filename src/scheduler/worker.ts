@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { Env } from '../config/env.js';
 import { redactText, type Logger } from '../log.js';
 import { JobClaims, makeWorkerId, type Claim } from './claims.js';
-import { isDue, stateAfterRun, type DueDecision } from './due.js';
+import { matchesAt } from './at-pattern.js';
+import { isDue, parseSchedule, stateAfterRun, type DueDecision } from './due.js';
 import { PgEventStore, type EventRow, type EventStore } from './store.js';
 
 /**
@@ -24,8 +25,14 @@ export interface RunJobResult {
   error?: string;
 }
 
+/**
+ * `scheduled`: the job is due by its schedule (every table not backing off). `retries`: the
+ * job is not due, but some of its tables failed and their retry time has come (only those).
+ */
+export type RunScope = 'scheduled' | 'retries';
+
 /** Syncs one job (all its tables). Must honour `signal`: stop before the next commit. */
-export type RunJob = (job: { id: number; name: string }, signal: AbortSignal) => Promise<RunJobResult>;
+export type RunJob = (job: { id: number; name: string }, signal: AbortSignal, opts?: { scope?: RunScope }) => Promise<RunJobResult>;
 
 export type WorkerEnv = Pick<Env, 'WORKER_TICK_SECONDS' | 'WORKER_CONCURRENCY' | 'WORKER_LOCK_TTL_SECONDS' | 'SYNC_DB_EVENTS_FREQUENCY'>;
 
@@ -48,6 +55,8 @@ export interface WorkerOptions {
   heartbeatMs?: number;
   /** Replaces the schedule_events queries (tests). */
   store?: EventStore;
+  /** Run after each re-read of schedule_events (every SYNC_DB_EVENTS_FREQUENCY s): the lag alerts. Errors are logged. */
+  periodic?: (pool: pg.Pool, now: Date) => Promise<unknown>;
 }
 
 export interface Worker {
@@ -170,23 +179,56 @@ class SchedulerWorker implements Worker {
         this.cache = new Map(rows.map((r) => [r.id, r]));
         this.loadedAt = now.getTime();
         this.log.debug({ events: rows.length }, 'read schedule_events');
+        if (this.opts.periodic) {
+          await this.opts.periodic(this.pool, now).catch((err) => this.log.warn({ err: message(err) }, `periodic check failed: ${message(err)}`));
+        }
       } catch (err) {
         this.log.error({ err: message(err) }, `could not read schedule_events: ${message(err)}`);
         if (this.cache === null) return;
       }
     }
+    // Jobs with a failing table whose own retry time has come (per-table backoff).
+    let retryJobs = new Set<number>();
+    if (this.store.loadRetryDueJobs) {
+      try {
+        retryJobs = new Set(await this.store.loadRetryDueJobs());
+      } catch (err) {
+        this.log.warn({ err: message(err) }, `could not read the tables' retry times: ${message(err)}`);
+      }
+    }
     const candidates: EventRow[] = [];
+    const retries = new Map<number, EventRow>();
     for (const ev of this.cache.values()) {
       if (this.inFlight.has(ev.jobId)) continue;
       const d = await this.decide(ev, now);
       if (d?.due) candidates.push(ev);
+      else if (d && retryJobs.has(ev.jobId) && this.retryAllowed(ev, d, now)) retries.set(ev.jobId, ev);
     }
     // Longest-waiting first, so a busy worker is fair across jobs.
     candidates.sort((a, b) => (a.lastSucceededAt?.getTime() ?? -Infinity) - (b.lastSucceededAt?.getTime() ?? -Infinity) || a.id - b.id);
     for (const ev of candidates) {
       if (this.stopping || this.inFlight.size >= this.concurrency) break;
       if (this.inFlight.has(ev.jobId)) continue;
-      await this.tryStart(ev);
+      await this.tryStart(ev, 'scheduled');
+    }
+    for (const ev of retries.values()) {
+      if (this.stopping || this.inFlight.size >= this.concurrency) break;
+      if (this.inFlight.has(ev.jobId)) continue;
+      await this.tryStart(ev, 'retries');
+    }
+  }
+
+  /**
+   * A failing table is retried between its job's runs only when the job itself is healthy
+   * (not backing off) and inside the schedule's `at` window.
+   */
+  private retryAllowed(ev: EventRow, d: DueDecision, now: Date): boolean {
+    if (d.due || d.reason !== 'too-soon') return false;
+    try {
+      const s = parseSchedule(ev);
+      return matchesAt(s.at, now, s.timezone);
+    } catch {
+      return false;
     }
   }
 
@@ -217,7 +259,7 @@ class SchedulerWorker implements Worker {
     }
   }
 
-  private async tryStart(ev: EventRow): Promise<void> {
+  private async tryStart(ev: EventRow, wanted: RunScope): Promise<void> {
     const run: Run = { jobId: ev.jobId, eventId: ev.id, jobName: ev.jobName, abandoned: false };
     this.inFlight.set(ev.jobId, run);
     let claim: Claim | null = null;
@@ -235,7 +277,10 @@ class SchedulerWorker implements Worker {
       else this.cache?.set(fresh.id, fresh);
       const startedAt = this.now();
       const d = fresh ? await this.decide(fresh, startedAt) : null;
-      if (!fresh || !d?.due || this.stopping) {
+      // Due by the schedule: a scheduled run (even if a retry was wanted). Else a retry run,
+      // if one was wanted and is still allowed.
+      const scope: RunScope | null = d?.due ? 'scheduled' : wanted === 'retries' && fresh && d && this.retryAllowed(fresh, d, startedAt) ? 'retries' : null;
+      if (!fresh || !d || !scope || this.stopping) {
         await claim.release();
         this.inFlight.delete(ev.jobId);
         return;
@@ -252,7 +297,7 @@ class SchedulerWorker implements Worker {
       c.signal.addEventListener('abort', () => controller.abort(c.signal.reason), { once: true });
       run.claim = claim;
       run.controller = controller;
-      run.promise = this.execute(run, fresh, startedAt, d.reason);
+      run.promise = this.execute(run, fresh, startedAt, d.due ? d.reason : 'table retry due', scope);
     } catch (err) {
       this.log.error({ job: ev.jobName, err: message(err) }, `could not start job ${ev.jobName}: ${message(err)}`);
       await claim?.release().catch(() => undefined);
@@ -260,16 +305,16 @@ class SchedulerWorker implements Worker {
     }
   }
 
-  private async execute(run: Run, ev: EventRow, startedAt: Date, reason: string): Promise<void> {
+  private async execute(run: Run, ev: EventRow, startedAt: Date, reason: string, scope: RunScope): Promise<void> {
     const claim = run.claim!;
     const controller = run.controller!;
     const log = this.log.child({ job: ev.jobName, jobId: ev.jobId, scheduleEventId: ev.id });
     const t0 = performance.now();
-    log.info({ reason }, `job ${ev.jobName} run started`);
+    log.info({ reason, scope }, scope === 'retries' ? `job ${ev.jobName}: retrying its failing tables` : `job ${ev.jobName} run started`);
     try {
       let result: RunJobResult;
       try {
-        const r: unknown = await this.opts.runJob({ id: ev.jobId, name: ev.jobName }, controller.signal);
+        const r: unknown = await this.opts.runJob({ id: ev.jobId, name: ev.jobName }, controller.signal, { scope });
         result =
           typeof r === 'object' && r !== null && typeof (r as RunJobResult).ok === 'boolean'
             ? (r as RunJobResult)
@@ -291,6 +336,13 @@ class SchedulerWorker implements Worker {
       const state = stateAfterRun(ev, outcome, startedAt, finishedAt, ev.frequency);
       if (run.abandoned) {
         log.warn({ durationMs, outcome }, `job ${ev.jobName} returned after the worker stopped; result not recorded`);
+        return;
+      }
+      if (scope === 'retries') {
+        // The job's schedule is not moved by a retry of some of its tables; their own
+        // backoff (tables rows) records how it went.
+        if (outcome === 'failed') log.warn({ durationMs, lastError }, `job ${ev.jobName}: retry of its failing tables failed: ${lastError}`);
+        else log.info({ durationMs, outcome }, `job ${ev.jobName}: retry of its failing tables finished`);
         return;
       }
       let row: EventRow | null = null;

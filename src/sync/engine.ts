@@ -5,6 +5,7 @@ import type { Env } from '../config/env.js';
 import pg from 'pg';
 import { connect, connectRedshift, defaultTimeZone, destroyClient, timeoutsFromEnv } from '../db/connect.js';
 import { ClaimLostError, TableClaims, makeWorkerId } from '../scheduler/claims.js';
+import { tableFailed, tableSucceeded } from '../scheduler/table-state.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
 import { qualify, quoteLiteral } from '../sql/quote.js';
@@ -84,6 +85,12 @@ export interface TableResult {
   deleted: number | null;
   batches: number;
   error?: string;
+  /** Files staged, uncompressed CSV bytes and seconds taken (the CLI's summary table). */
+  files?: number;
+  bytes?: number;
+  seconds?: number;
+  /** After a failure: when the worker retries this table (its own backoff, tables.retry_at). */
+  retryAt?: Date;
 }
 
 export interface JobResult {
@@ -393,6 +400,7 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
     }
     await meta.finishRun(db, runId, 'succeeded', null);
     await meta.recordTableSuccess(db, table.id);
+    await tableSucceeded(db, job.name, table, deps).catch((e: Error) => log.warn({ err: e.message }, 'could not clear the table\'s backoff'));
     const seconds = (Date.now() - started) / 1000;
     log.info(
       {
@@ -401,18 +409,23 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
       },
       'table sync succeeded',
     );
-    return { table: name, ok: true, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches };
+    return { table: name, ok: true, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, files: progress.files, bytes: progress.bytes, seconds };
   } catch (err) {
     const message = redactText(err instanceof Error ? err.message : String(err));
     const full = message.startsWith(where) ? message : `${where}: ${message}`;
     log.error({ err: message, rows: progress.rows, batches: progress.batches }, 'table sync failed');
     if (runId) await meta.finishRun(db, runId, 'failed', full).catch(() => undefined);
     await meta.recordTableError(db, table.id, full).catch(() => undefined);
+    // A shutdown or a lost claim is not the table's fault: no backoff for it.
+    const backoff = err instanceof SyncAbortedError ? null : await tableFailed(db, job.name, table, full, deps).catch(() => null);
     if (plan?.mode === 'FULL_DATA_SYNC' && conns.redshift && runId) {
       await conns.redshift.query('ROLLBACK').catch(() => undefined);
       await conns.redshift.query(dropTable(load.swapRef(plan.target, runId))).catch(() => undefined);
     }
-    return { table: name, ok: false, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, error: full };
+    return {
+      table: name, ok: false, rows: progress.rows, changed: progress.changed, reread: progress.reread, deleted, batches: progress.batches, error: full,
+      files: progress.files, bytes: progress.bytes, seconds: (Date.now() - started) / 1000, retryAt: backoff?.retryAt,
+    };
   } finally {
     if (bucket && s3RunPrefix) await deletePrefix(s3, bucket, `${s3RunPrefix}/`).catch((e) => log.warn({ err: String(e) }, 'could not delete S3 files'));
     await conns.source?.end().catch(() => undefined);

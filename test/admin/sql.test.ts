@@ -24,6 +24,7 @@ import {
   parseIdentity,
   parseRelation,
   PASSWORD_ALPHABET,
+  URL_SAFE_ALPHABET,
   randomPassword,
   redactSql,
   tableDefinitionBatch,
@@ -133,11 +134,22 @@ describe('users', () => {
   it('init-warehouse', () => {
     expect(formatBatch(initWarehouseBatch({ schemas: ['shop', 'crm'], etlUser: 'etl', etlPassword: 'Etl-Passw0rd', readers: ['bi'] }))).toMatchSnapshot();
   });
-  it('random passwords meet the rules over many samples, and use the whole alphabet', () => {
+  it('random passwords are URL-safe by default: letters, digits and - . _ ~ only, every one of them drawn', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const p = randomPassword(8 + (i % 57));
+      expect(checkPassword(p)).toBeNull();
+      expect(p).toMatch(/^[A-Za-z0-9._~-]+$/);
+      expect(`postgres://u:${p}@h/db`).toBe(new URL(`postgres://u:${p}@h/db`).toString());
+      for (const ch of p) seen.add(ch);
+    }
+    expect([...seen].sort().join('')).toBe([...URL_SAFE_ALPHABET].sort().join(''));
+  });
+  it('random passwords from every printable character meet the rules over many samples, and use the whole alphabet', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 3000; i++) {
       const len = 8 + (i % 57);
-      const p = randomPassword(len);
+      const p = randomPassword(len, { alphabet: 'printable' });
       expect(p).toHaveLength(len);
       expect(checkPassword(p)).toBeNull();
       expect(p).not.toMatch(/['"\\/@ ]/);

@@ -184,7 +184,7 @@ describe('apply', () => {
     expect(missing.stderr).toMatch(/nope\.yaml: cannot read the file: ENOENT/);
   });
 
-  it('export then apply changes nothing (YAML and JSON); export --job names an unknown job with exit 1', async () => {
+  it('export then apply changes nothing (YAML and JSON); export --job names an unknown job with exit 2', async () => {
     const yamlOut = path.join(dir, 'export.yaml');
     const e = await cli(['export', '-o', yamlOut], env);
     expect(e.code, e.stderr).toBe(0);
@@ -197,7 +197,7 @@ describe('apply', () => {
     const jsonFile = await file('export.json', json.stdout);
     expect((await cli(['apply', jsonFile], env)).stdout).toBe('  job shop: no changes\njobs not in the file, not touched: billing\nno changes\n');
     const unknown = await cli(['export', '--job', 'nope'], env);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('redshift-loader: job "nope" not found in the jobs table (jobs: billing, shop)');
   });
 
@@ -230,7 +230,7 @@ describe('apply', () => {
     expect(job.stdout).toBe('job billing: disabled (the worker no longer schedules it; a run in progress finishes)\n');
     expect((await cli(['enable', '--job', 'billing'], env)).code).toBe(0);
     const missing = await cli(['disable', '--job', 'shop', '--table', 'public.nope'], env);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toBe('redshift-loader: job "shop" has no table public.nope (its tables: audit.log, public.items, public.orders)\n');
   });
 });

@@ -1,7 +1,9 @@
-import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Env } from '../../config/env.js';
 import type { Logger } from '../../log.js';
 import { runCommand } from '../context.js';
+import { UsageError } from '../errors.js';
 import type { Batch, ExecuteResult } from '../../admin/batch.js';
 import type { Redshift } from '../../admin/redshift.js';
 
@@ -19,11 +21,28 @@ interface ExecOpts extends ConnOpts {
 
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 const collectRaw = (v: string, prev: string[] = []) => [...prev, v];
-const positive = (name: string) => (v: string) => {
+const positive = (_name: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number, got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v.trim()) || !Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive whole number');
   return n;
 };
+/** A password length: Redshift takes 8 to 64 characters. */
+const passwordLength = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < 8 || n > 64) throw new InvalidArgumentError('must be a whole number from 8 to 64');
+  return n;
+};
+
+/** A given --password must meet Redshift's rules (or be an md5/sha256 hash); the message never repeats it. */
+async function checkGivenPassword(option: string, password: string | undefined): Promise<void> {
+  if (password === undefined || /^md5[0-9a-f]{32}$/.test(password) || /^sha256\|/.test(password)) return;
+  const { checkPassword } = await import('../../admin/users.js');
+  if (checkPassword(password) !== null) {
+    throw new UsageError(
+      `${option} is not a valid Redshift password: it must be 8 to 64 characters with an upper-case letter, a lower-case letter and a digit, and none of ' " \\ / @ or space (or use --random-password)`,
+    );
+  }
+}
 
 function withConnection(cmd: Command, execute = true): Command {
   cmd.option('--url <url>', 'Redshift URL postgres://user:password@host:5439/db (default: env REDSHIFT_URL, else PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)');
@@ -69,24 +88,26 @@ function parseSet(list: string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list ?? []) {
     const i = item.indexOf('=');
-    if (i <= 0) throw new Error(`--set takes parameter=value, got ${JSON.stringify(item)}`);
+    if (i <= 0) throw new UsageError(`--set takes parameter=value, got ${JSON.stringify(item)}`);
     out[item.slice(0, i).trim()] = item.slice(i + 1).trim();
   }
   return out;
 }
 
-async function passwordFrom(o: { password?: string; randomPassword?: number | boolean; disablePassword?: boolean }): Promise<string | false | undefined> {
-  if ([o.password !== undefined, o.randomPassword !== undefined, o.disablePassword].filter(Boolean).length > 1) throw new Error('use one of --password, --random-password, --disable-password');
+async function passwordFrom(o: { password?: string; randomPassword?: number | boolean; disablePassword?: boolean; option?: string }): Promise<string | false | undefined> {
+  if ([o.password !== undefined, o.randomPassword !== undefined, o.disablePassword].filter(Boolean).length > 1) throw new UsageError('use one of --password, --random-password, --disable-password');
   if (o.disablePassword) return false;
   if (o.randomPassword !== undefined) {
     const { randomPassword } = await import('../../admin/users.js');
     return randomPassword(typeof o.randomPassword === 'number' ? o.randomPassword : 24);
   }
+  await checkGivenPassword(o.option ?? '--password', o.password);
   return o.password;
 }
 
 export function registerAdmin(program: Command): void {
-  const help = (c: Command) => c.showHelpAfterError();
+  // Usage errors are one line (program.ts), not followed by the whole help.
+  const help = (c: Command) => c;
 
   withConnection(help(program.command('ddl')), false)
     .description('print CREATE TABLE (types, NOT NULL, defaults, ENCODE, DISTSTYLE/DISTKEY, SORTKEY), owner and GRANTs of a table, from the catalog')
@@ -152,12 +173,13 @@ export function registerAdmin(program: Command): void {
     );
 
   help(program.command('random-password'))
-    .description("print a random password that meets Redshift's rules (upper, lower, digit; no ' \" \\ / @ or space), from a CSPRNG")
-    .option('--length <n>', 'length, 8 to 64', positive('--length'), 24)
-    .action((o: { length: number }) =>
+    .description("print a random password that meets Redshift's rules (upper, lower, digit), from a CSPRNG; URL-safe (letters, digits, - . _ ~) unless --all-symbols")
+    .option('--length <n>', 'length, 8 to 64', passwordLength, 24)
+    .option('--all-symbols', "draw from every printable character Redshift allows (adds ! # $ % & ( ) * + , : ; < = > ? [ ] ^ ` { | }, which must be percent-encoded in a connection URL)")
+    .action((o: { length: number; allSymbols?: boolean }) =>
       runCommand([], async () => {
         const { randomPassword } = await import('../../admin/users.js');
-        process.stdout.write(`${randomPassword(o.length)}\n`);
+        process.stdout.write(`${randomPassword(o.length, { alphabet: o.allSymbols ? 'printable' : 'url-safe' })}\n`);
       }, STDERR_LOGS),
     );
 
@@ -165,7 +187,7 @@ export function registerAdmin(program: Command): void {
     .description('CREATE USER with a password (given, random, or disabled), validity, CREATEDB/CREATEUSER, groups, connection limit and session parameters')
     .argument('<name>', 'user name')
     .option('--password <password>', 'the password (else use --random-password or --disable-password)')
-    .option('--random-password [length]', 'generate one (printed in the SQL)', positive('--random-password'))
+    .option('--random-password [length]', 'generate one, URL-safe (printed in the SQL)', passwordLength)
     .option('--disable-password', 'PASSWORD DISABLE (IAM authentication only)')
     .option('--valid-until <timestamp>', "VALID UNTIL, e.g. '2030-01-01'")
     .option('--createdb', 'may create databases')
@@ -177,7 +199,7 @@ export function registerAdmin(program: Command): void {
       action(
         async (rs, _ctx, name: string, o: ExecOpts & { password?: string; randomPassword?: number | boolean; disablePassword?: boolean; validUntil?: string; createdb?: boolean; createuser?: boolean; inGroup?: string[]; connectionLimit?: number; set?: string[] }) => {
           const password = await passwordFrom(o);
-          if (password === undefined) throw new Error('create-user needs --password, --random-password or --disable-password');
+          if (password === undefined) throw new UsageError('create-user needs --password, --random-password or --disable-password');
           const r = await rs.createUser(name, { password, validUntil: o.validUntil, createdb: o.createdb, createuser: o.createuser, groups: o.inGroup, connectionLimit: o.connectionLimit, set: parseSet(o.set), execute: o.execute });
           await print(r.batch, r.executed);
         },
@@ -189,7 +211,7 @@ export function registerAdmin(program: Command): void {
     .description('ALTER USER: password, validity, CREATEDB/CREATEUSER, session parameters, groups, rename')
     .argument('<name>', 'user name')
     .option('--password <password>', 'new password')
-    .option('--random-password [length]', 'generate a new one (printed in the SQL)', positive('--random-password'))
+    .option('--random-password [length]', 'generate a new one, URL-safe (printed in the SQL)', passwordLength)
     .option('--disable-password', 'PASSWORD DISABLE')
     .option('--valid-until <timestamp>', "VALID UNTIL ('infinity' for no expiry)")
     .option('--createdb', 'CREATEDB')
@@ -231,14 +253,14 @@ export function registerAdmin(program: Command): void {
     .requiredOption('--schema <names>', 'one schema per source system (comma-separated, repeatable)', collect)
     .requiredOption('--etl-user <name>', 'the owner/ETL user (created when a password option is given, else must exist)')
     .option('--etl-password <password>', 'create the ETL user with this password')
-    .option('--random-password [length]', 'create the ETL user with a random password (printed in the SQL)', positive('--random-password'))
+    .option('--random-password [length]', 'create the ETL user with a random URL-safe password (printed in the SQL)', passwordLength)
     .option('--etl-group <name>', 'read-write group', 'etl')
     .option('--readers-group <name>', 'read-only group', 'readers')
     .option('--reader <users>', 'existing users to add to the readers group (comma-separated, repeatable)', collect)
     .action(
       action(
         async (rs, _ctx, o: ExecOpts & { schema: string[]; etlUser: string; etlPassword?: string; randomPassword?: number | boolean; etlGroup: string; readersGroup: string; reader?: string[] }) => {
-          const pw = await passwordFrom({ password: o.etlPassword, randomPassword: o.randomPassword });
+          const pw = await passwordFrom({ password: o.etlPassword, randomPassword: o.randomPassword, option: '--etl-password' });
           const r = await rs.initWarehouse({ schemas: o.schema, etlUser: o.etlUser, etlPassword: pw === false ? undefined : pw, etlGroup: o.etlGroup, readersGroup: o.readersGroup, readers: o.reader, execute: o.execute });
           await print(r.batch, r.executed);
         },
@@ -279,6 +301,7 @@ export function registerAdmin(program: Command): void {
     .action(
       action(
         async (rs, _ctx, file: string, o: ExecOpts & { table: string; slices?: number; bucket?: string; s3Prefix?: string; before?: string[] }) => {
+          if (file !== '-' && !existsSync(file)) throw new UsageError(`cannot read ${file}: no such file (give a file of JSON lines, or - for stdin)`);
           const r = await rs.copyJson(file, o.table, { slices: o.slices, bucket: o.bucket, s3Prefix: o.s3Prefix, before: o.before, execute: o.execute });
           await print(r.batch, r.executed);
           process.stderr.write(`${r.rows} row(s) in ${r.files} file(s); jsonpaths: ${JSON.stringify(r.jsonpaths)}${r.tableExisted ? '' : ' (table not found: keys in alphabetical order)'}\n`);
@@ -302,7 +325,7 @@ export function registerAdmin(program: Command): void {
     .action(
       action(
         async (rs, _ctx, o: ExecOpts & { sourceUrl: string; table?: string; query?: string; to: string; statement?: string; maxManifestKeys?: number; rowsPerFile?: number; bucket?: string; s3Prefix?: string }) => {
-          if ((o.table === undefined) === (o.query === undefined)) throw new Error('copy-table needs exactly one of --table and --query');
+          if ((o.table === undefined) === (o.query === undefined)) throw new UsageError('copy-table needs exactly one of --table and --query');
           const r = await rs.copyTable({
             sourceUrl: o.sourceUrl,
             source: o.table !== undefined ? { table: o.table } : { query: o.query! },

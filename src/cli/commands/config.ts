@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { InvalidArgumentError, type Command } from 'commander';
 import { runCommand } from '../context.js';
-import { printTableResults } from './sync.js';
+import { formatSyncLines } from '../sync-summary.js';
 
 /**
  * Configuration as code and the everyday edits: apply, export, enable, disable, reset, run.
@@ -138,7 +138,7 @@ export function registerConfig(program: Command): void {
           return 1;
         }
         if (r.jobDisabled) process.stderr.write(`note: job ${opts.job} is disabled (the worker does not schedule it); it ran once because you asked\n`);
-        printTableResults(r.result);
+        process.stderr.write(formatSyncLines(r.result));
         return r.result.ok ? 0 : 1;
       }),
     );

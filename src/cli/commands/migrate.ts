@@ -10,6 +10,6 @@ export function registerMigrate(program: Command): void {
       runCommand(['DATABASE_URL'], async ({ env, log }) => {
         const r = await migrate(env.DATABASE_URL!, log);
         log.info({ applied: r.applied, alreadyApplied: r.alreadyApplied.length }, r.applied.length ? `applied ${r.applied.length} migration(s)` : 'metadata DB is up to date');
-      }),
+      }, { metadata: 'reachable' }),
     );
 }

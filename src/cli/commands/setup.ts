@@ -27,8 +27,13 @@ export function registerSetup(program: Command): void {
           { jobName: opts.job, schemas: opts.schema, include: opts.include, exclude: opts.exclude, dryRun: opts.dryRun, fullSyncBelow: opts.fullSyncBelow, deleteCheckMinutes: opts.deleteCheckMinutes },
           { log },
         );
-        process.stdout.write(r.output);
+        if (opts.dryRun) {
+          const { setupPlanAsSql } = await import('../setup-script.js');
+          process.stdout.write(setupPlanAsSql(r.output));
+        } else {
+          process.stdout.write(r.output);
+        }
         return r.ok ? 0 : 1;
-      }),
+      }, { logs: 'stderr' }),
     );
 }

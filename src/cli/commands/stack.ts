@@ -16,6 +16,8 @@ export function registerStack(program: Command): void {
       // it over in the environment instead.
       opts.envFile ??= process.env.REDSHIFT_LOADER_STACK_ENV_FILE || undefined;
       const log = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
+      const { handleSignalsOurselves } = await import('../../stack/postgres.js');
+      await handleSignalsOurselves();
       let stack: Awaited<ReturnType<typeof startStack>>;
       try {
         stack = await startStack({ dir: opts.dir, log });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Worker } from '../../scheduler/worker.js';
 import { runCommand } from '../context.js';
 
 export function registerWorker(program: Command): void {
@@ -12,21 +13,38 @@ export function registerWorker(program: Command): void {
         const { startWorker, DEFAULT_GRACE_MS } = await import('../../scheduler/worker.js');
         const { makeWorkerId } = await import('../../scheduler/claims.js');
         const { syncRunner } = await import('../../scheduler/run-job.js');
-        // Handlers first: a SIGTERM while migrating or starting (a deploy restarting the
-        // dyno) must still end in a clean stop, not in the default kill.
-        const stopSignal = new Promise<string>((resolve) => {
-          process.once('SIGTERM', () => resolve('SIGTERM'));
-          process.once('SIGINT', () => resolve('SIGINT'));
+        const { checkLagAlerts } = await import('../../alerts/lag.js');
+        const { flushAlerts } = await import('../../alerts/webhook.js');
+        // The signal handlers first: a SIGTERM while migrating or starting (a deploy
+        // restarting the dyno) still ends in a clean stop, not in the default kill.
+        let worker: Worker | undefined;
+        let stopping = false;
+        const stopped = new Promise<void>((resolve) => {
+          const stop = (signal: string) => {
+            stopping = true;
+            log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
+            if (worker) void worker.stop().then(resolve);
+            else resolve();
+          };
+          process.once('SIGTERM', () => stop('SIGTERM'));
+          process.once('SIGINT', () => stop('SIGINT'));
         });
         if (opts.migrate) await migrate(env.DATABASE_URL!, log);
-        const workerId = makeWorkerId();
-        const worker = startWorker({ metadataUrl: env.DATABASE_URL!, env, log, workerId, runJob: syncRunner(env.DATABASE_URL!, env, log, workerId) });
-        log.info({ worker: worker.id, tickSeconds: env.WORKER_TICK_SECONDS, concurrency: env.WORKER_CONCURRENCY }, 'worker started');
-        const signal = await stopSignal;
-        log.info({ signal, graceMs: DEFAULT_GRACE_MS }, 'stopping: no new work; in-flight batches finish or are abandoned before their Redshift commit');
-        await worker.stop();
-        log.info('worker stopped');
+        if (!stopping) {
+          const workerId = makeWorkerId();
+          // The worker logs "worker started" and "worker stopped" itself (scheduler/worker.ts).
+          worker = startWorker({
+            metadataUrl: env.DATABASE_URL!,
+            env,
+            log,
+            workerId,
+            runJob: syncRunner(env.DATABASE_URL!, env, log, workerId),
+            periodic: (pool, now) => checkLagAlerts(pool, env, log, now),
+          });
+        }
+        await stopped;
+        await flushAlerts(3000);
         return 0;
-      }),
+      }, { metadata: opts.migrate ? 'reachable' : 'migrated' }),
     );
 }
