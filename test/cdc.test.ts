@@ -157,8 +157,9 @@ describe(`copy_mode CDC against ${targetDescription}`, () => {
     expect(t.error).toBe(
       `job "${f.jobName}", table public.nokey: a table without primary_key needs REPLICA IDENTITY FULL at the source for copy_mode CDC (its deletes and updates must carry the whole old row); run ALTER TABLE "public"."nokey" REPLICA IDENTITY FULL (or set primary_key)`,
     );
-    // The other CDC tables of the job went on.
+    // The other CDC tables of the job went on; the refused one backs off on its own.
     expect(r.tables.filter((x) => x.table !== 'public.nokey').every((x) => x.ok)).toBe(true);
+    expect((await f.meta(`SELECT failure_count, retry_at IS NOT NULL AS backing_off FROM tables WHERE id = $1`, [id])).rows[0]).toEqual({ failure_count: 1, backing_off: true });
     await f.source(`ALTER TABLE nokey REPLICA IDENTITY FULL`);
     await runOk();
     expect(await same('nokey')).toBe(4);
@@ -167,7 +168,7 @@ describe(`copy_mode CDC against ${targetDescription}`, () => {
     await f.source(`INSERT INTO nokey VALUES (3, 'z'), (3, 'z')`);
     await runOk();
     expect(await same('nokey')).toBe(5);
-    expect((await f.meta(`SELECT last_error FROM tables WHERE id = $1`, [id])).rows[0].last_error).toBeNull();
+    expect((await f.meta(`SELECT last_error, failure_count, retry_at FROM tables WHERE id = $1`, [id])).rows[0]).toEqual({ last_error: null, failure_count: 0, retry_at: null });
   });
 
   it('two tables changed in one source transaction arrive in one Redshift transaction', async () => {

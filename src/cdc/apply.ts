@@ -45,8 +45,9 @@ export interface ApplyArgs {
 }
 
 export interface Applied {
-  /** Staged rows per table name. */
+  /** Staged rows and their uncompressed CSV bytes, per table name. */
   rows: Map<string, number>;
+  bytes: Map<string, number>;
   rawBytes: number;
   files: number;
 }
@@ -54,7 +55,7 @@ export interface Applied {
 export async function applyBatch(a: ApplyArgs): Promise<Applied> {
   const changed = a.tables.filter((t) => !t.batch.empty);
   const staged: StagedTable[] = [];
-  const out: Applied = { rows: new Map(), rawBytes: 0, files: 0 };
+  const out: Applied = { rows: new Map(), bytes: new Map(), rawBytes: 0, files: 0 };
   for (const [i, t] of changed.entries()) {
     const count = t.batch.rowCount;
     let manifestUrl = '';
@@ -66,6 +67,7 @@ export async function applyBatch(a: ApplyArgs): Promise<Applied> {
       });
       manifestUrl = files.manifestUrl;
       out.rawBytes += files.rawBytes;
+      out.bytes.set(t.table.name, files.rawBytes);
       out.files += files.files;
       if (i === 0) await pausePoint('upload');
     }

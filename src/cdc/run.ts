@@ -7,6 +7,7 @@ import * as sql from '../redshift/sql.js';
 import type { KeyColumn } from '../redshift/sql.js';
 import { createS3Client, deletePrefix, listKeys } from '../s3/client.js';
 import type { Claim } from '../scheduler/claims.js';
+import { tableFailed, tableSucceeded } from '../scheduler/table-state.js';
 import { selectColumns } from '../setup/ddl.js';
 import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
 import { sourceRelation } from '../sync/catalog.js';
@@ -101,6 +102,7 @@ export async function runCdcJob(db: pg.ClientBase, job: JobRow, rows: TableRow[]
     }
     claimed.push({ row, claim: got.claim });
   }
+  const started = Date.now();
   const signal = AbortSignal.any([...(deps.signal ? [deps.signal] : []), ...claimed.map((c) => c.claim.signal)]);
   const tables: CdcTable[] = claimed.map(({ row, claim }) => ({
     row, claim, name: `${row.sourceSchema}.${row.sourceName}`, where: `${jobWhere}, table ${row.sourceSchema}.${row.sourceName}`,
@@ -116,11 +118,22 @@ export async function runCdcJob(db: pg.ClientBase, job: JobRow, rows: TableRow[]
     for (const t of tables) await t.claim.release().catch(() => undefined);
   }
   const results: TableResult[] = [];
+  const aborted = deps.signal?.aborted ?? false;
   for (const t of tables) {
     if (t.runId) await meta.finishRun(db, t.runId, t.error ? 'failed' : 'succeeded', t.error).catch(() => undefined);
-    if (t.error) await meta.recordTableError(db, t.row.id, t.error).catch(() => undefined);
-    else await meta.recordTableSuccess(db, t.row.id).catch(() => undefined);
-    results.push({ table: t.name, ok: !t.error, rows: t.progress.rows, changed: t.progress.rows, reread: 0, deleted: null, batches: t.progress.batches, ...(t.error ? { error: t.error } : {}) });
+    let retryAt: Date | undefined;
+    // The table's own backoff and alerts, as the engine records them for the other modes.
+    if (t.error) {
+      await meta.recordTableError(db, t.row.id, t.error).catch(() => undefined);
+      if (!aborted) retryAt = (await tableFailed(db, job.name, t.row, t.error, deps).catch(() => null))?.retryAt;
+    } else {
+      await meta.recordTableSuccess(db, t.row.id).catch(() => undefined);
+      await tableSucceeded(db, job.name, t.row, deps).catch(() => undefined);
+    }
+    results.push({
+      table: t.name, ok: !t.error, rows: t.progress.rows, changed: t.progress.rows, reread: 0, deleted: null, batches: t.progress.batches,
+      files: t.progress.files, bytes: t.progress.bytes, seconds: (Date.now() - started) / 1000, ...(t.error ? { error: t.error } : {}), ...(retryAt ? { retryAt } : {}),
+    });
   }
   return results;
 }
@@ -344,7 +357,8 @@ async function drain(db: pg.ClientBase, job: JobRow, names: CdcNames, tables: Cd
         t.progress.rows += b.changes;
         t.progress.batches += 1;
         t.progress.files += 1;
-        await meta.updateRun(db, t.runId!, { rows: t.progress.rows, changed: t.progress.rows, reread: 0, bytes: 0, files: t.progress.files, batches: t.progress.batches, after: { updatedKey: null, primaryKey: null }, valuesChanged: {} });
+        t.progress.bytes += got.bytes.get(t.name) ?? 0;
+        await meta.updateRun(db, t.runId!, { rows: t.progress.rows, changed: t.progress.rows, reread: 0, bytes: t.progress.bytes, files: t.progress.files, batches: t.progress.batches, after: { updatedKey: null, primaryKey: null }, valuesChanged: {} });
       }
       const deletes = changedTables.reduce((n, t) => n + byName.get(t.name)!.batch.deletes, 0);
       log.info({ batch: batchNo, changes: r.changes, deletes, tables: Object.fromEntries(got.rows), position: showPosition(applied), seconds: (Date.now() - t0) / 1000, rssMiB: Math.round(process.memoryUsage.rss() / 1048576) }, 'CDC batch applied');
