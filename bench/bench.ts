@@ -8,7 +8,11 @@
  *   5. what checking batches for values Redshift cannot hold costs a sync (value-rules.ts);
  *   6. verify of the 2M-row table: clean, and with 100 scattered differences, each next to a
  *      COPY TO STDOUT scan of the source in the same round (issue 17).
- * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4,5,6, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
+ *   7. copy_mode CDC: a backlog of BENCH_CDC_CHANGES (default 1000000) updates over 3 tables
+ *      drained by one `sync` (changes/s end to end, peak RSS, Redshift commits), the idle CPU
+ *      of a worker whose CDC job has nothing to do, and the source-commit-to-visible lag at
+ *      a 10 s frequency (BENCH_CDC_LAG_SECONDS, default 60).
+ * BENCH_ROWS (default 2000000), BENCH_ONLY=1,2,3,4,5,6,7, BENCH_ROUNDS and BENCH_IDLE_SECONDS tune it.
  * Results go to stdout as a table; BENCHMARKS.md records them.
  */
 import { execSync, spawn } from 'node:child_process';
@@ -41,7 +45,9 @@ import { splitSpan } from '../src/verify/compare.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../src/setup/drift.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
-const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6').split(',').map(Number));
+const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map(Number));
+const CDC_CHANGES = Number(process.env.BENCH_CDC_CHANGES ?? 1_000_000);
+const CDC_LAG_SECONDS = Number(process.env.BENCH_CDC_LAG_SECONDS ?? 60);
 // BENCH_ROUNDS: paired rounds per row of section 1 (default 3; the headline row gets 2 more).
 const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
 const MiB = 1024 * 1024;
@@ -417,11 +423,105 @@ async function main() {
       await meta.end();
     }
     if (ONLY.has(6)) await benchVerify({ ...stack.env }, env, src);
+    if (ONLY.has(7)) await cdcBench({ ...stack.env }, src);
     await src.end();
     s3.destroy();
   } finally {
     await stop();
   }
+}
+
+/** Section 7: copy_mode CDC (src/cdc) against the double. */
+async function cdcBench(stackEnv: Record<string, string>, src: pg.Client): Promise<void> {
+  const per = Math.ceil(CDC_CHANGES / 3);
+  say(`\n## 7. copy_mode CDC: ${3 * per} updates over 3 tables, against the Redshift double`);
+  const rs = new pg.Client({ connectionString: stackEnv.REDSHIFT_URL });
+  await rs.connect();
+  const meta = new pg.Client({ connectionString: stackEnv.DATABASE_URL });
+  await meta.connect();
+  const tables = ['cdc_a', 'cdc_b', 'cdc_c'];
+  for (const t of tables) {
+    await src.query(`DROP TABLE IF EXISTS ${t}`);
+    await src.query(`CREATE TABLE ${t} (id bigint PRIMARY KEY, note text NOT NULL, amount numeric(12,2), updated_at timestamptz NOT NULL DEFAULT now())`);
+    await src.query(`INSERT INTO ${t} SELECT g, substr(md5(g::text), 1, 20 + g % 20), (g % 100000) / 100.0, now() FROM generate_series(1, ${per}) g`);
+    await rs.query(`DROP TABLE IF EXISTS ${t}`);
+    await rs.query(`CREATE TABLE ${t} (id BIGINT NOT NULL, note VARCHAR(160) NOT NULL, amount NUMERIC(12,2), updated_at TIMESTAMPTZ NOT NULL) DISTKEY(id) SORTKEY(id)`);
+  }
+  const job = await meta.query(`INSERT INTO jobs (name, source_connection_string, destination_connection_string) VALUES ('cdc_bench', 'env:SOURCE_URL', 'env:REDSHIFT_URL') RETURNING id`);
+  const jobId = job.rows[0].id as number;
+  for (const t of tables) await meta.query(`INSERT INTO tables (job_id, source_name, copy_mode, primary_key) VALUES ($1, $2, 'CDC', 'id')`, [jobId, t]);
+  const env = { ...stackEnv, MALLOC_ARENA_MAX: '2' };
+  const first = await runCli(['sync', '--job', 'cdc_bench'], env);
+  say(`(slot created and ${3 * per} rows loaded in its snapshot in ${fmt(first.seconds)} s, exit ${first.code})`);
+  // The backlog: every row of every table updated once, 10,000 rows per source transaction.
+  const tw = Date.now();
+  for (const t of tables) {
+    for (let lo = 1; lo <= per; lo += 10_000) await src.query(`UPDATE ${t} SET amount = amount + 1, updated_at = now() WHERE id >= ${lo} AND id < ${lo + 10_000}`);
+  }
+  const slotBytes = await src.query(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS b FROM pg_replication_slots WHERE slot_name = 'rl_cdc_bench'`);
+  say(`(backlog written in ${fmt((Date.now() - tw) / 1000)} s: ${fmt(Number(slotBytes.rows[0]?.b ?? 0) / MiB, 0)} MiB of WAL behind the slot)`);
+  const r = await runCli(['sync', '--job', 'cdc_bench'], env);
+  const caught = r.output.split('\n').filter((l) => l.includes('CDC run caught up')).map((l) => JSON.parse(l) as { changes: number; redshiftCommits: number });
+  const applied = caught.reduce((n, c) => n + c.changes, 0);
+  const commits = caught.reduce((n, c) => n + c.redshiftCommits, 0);
+  say(`| measure | value | goal |`);
+  say(`|---|---|---|`);
+  say(`| backlog drained by one \`sync\` (CDC_BATCH_ROWS ${loadEnv({}).CDC_BATCH_ROWS}) | ${applied} changes in ${fmt(r.seconds)} s = **${fmt(applied / r.seconds, 0)} changes/s** end to end (exit ${r.code}) | |`);
+  say(`| peak RSS while draining it | **${fmt(r.peakMiB, 0)} MiB** | < 250 MiB |`);
+  say(`| Redshift commits of that run | ${commits} (one per drained batch of ${loadEnv({}).CDC_BATCH_ROWS} changes) | |`);
+  if (r.code !== 0) say('```\n' + r.output.slice(-2000) + '\n```');
+  if (process.env.BENCH_CDC_VERBOSE) say(r.output.split('\n').filter((l) => l.includes('CDC batch applied')).map((l) => { const x = JSON.parse(l); return `batch ${x.batch}: ${x.changes} changes, ${x.seconds} s, rss ${x.rssMiB} MiB`; }).join('\n'));
+  for (const t of tables) {
+    const a = await src.query(`SELECT count(*)::int AS n, sum(amount)::text AS s FROM ${t}`);
+    const b = await rs.query(`SELECT count(*)::int AS n, sum(amount)::text AS s FROM ${t}`);
+    if (a.rows[0].n !== b.rows[0].n || Number(a.rows[0].s) !== Number(b.rows[0].s)) say(`(${t}: target ${JSON.stringify(b.rows[0])} differs from source ${JSON.stringify(a.rows[0])})`);
+  }
+
+  if (process.env.BENCH_CDC_WORKER === '0') {
+    await runCli(['cdc', 'drop', '--job', 'cdc_bench'], env);
+    await rs.end();
+    await meta.end();
+    return;
+  }
+  // The worker, the job every 10 s: idle CPU with nothing to do, then commit-to-visible lag.
+  await meta.query(`INSERT INTO schedule_events (job_id, frequency) VALUES ($1, 10)`, [jobId]);
+  const idle = await runCli(['worker', '--no-migrate'], { ...env, WORKER_TICK_SECONDS: '1' }, { untilMs: IDLE_SECONDS * 1000 });
+  const from = idle.samples.find(([t]) => t >= 10) ?? idle.samples[0]!;
+  const to = idle.samples[idle.samples.length - 1]!;
+  const idleRuns = idle.output.split('\n').filter((l) => l.includes('CDC run caught up')).length;
+  say(`| idle CPU of a worker whose CDC job (every 10 s, WORKER_TICK_SECONDS 1) has nothing to do, after the first 10 s | **${fmt((100 * (to[1] - from[1])) / Math.max(0.001, to[0] - from[0]), 2)} %** of one core over ${fmt(to[0] - from[0])} s (${idleRuns} runs) | < 1 % |`);
+
+  // Lag: one row a second committed at the source; the time until it is visible in Redshift.
+  const worker = spawn(process.execPath, ['--import', 'tsx', CLI, 'worker', '--no-migrate'], { env: { ...process.env, ...env, WORKER_TICK_SECONDS: '1', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'ignore'] });
+  let wout = '';
+  worker.stdout.on('data', (d: Buffer) => (wout += d.toString()));
+  const committed = new Map<number, number>();
+  const visible = new Map<number, number>();
+  const end = Date.now() + CDC_LAG_SECONDS * 1000;
+  let next = 10_000_000;
+  let lastWrite = 0;
+  while (Date.now() < end || visible.size < committed.size) {
+    if (Date.now() < end && Date.now() - lastWrite >= 1000) {
+      lastWrite = Date.now();
+      await src.query(`INSERT INTO cdc_a (id, note) VALUES ($1, 'lag')`, [next]);
+      committed.set(next++, Date.now());
+    }
+    const seen = await rs.query(`SELECT id FROM cdc_a WHERE id >= 10000000`);
+    for (const x of seen.rows) if (!visible.has(Number(x.id))) visible.set(Number(x.id), Date.now());
+    if (Date.now() > end + 60_000) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  worker.kill('SIGTERM');
+  await new Promise((res) => worker.once('exit', res));
+  const lags = [...committed].filter(([id]) => visible.has(id)).map(([id, t]) => (visible.get(id)! - t) / 1000).sort((a, b) => a - b);
+  const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor((p / 100) * lags.length))] ?? NaN;
+  const runCommits = wout.split('\n').filter((l) => l.includes('CDC run caught up')).map((l) => (JSON.parse(l) as { redshiftCommits: number }).redshiftCommits);
+  say(`| source commit to visible in Redshift, job every 10 s, one row a second for ${CDC_LAG_SECONDS} s | p50 ${fmt(pct(50))} s, **p95 ${fmt(pct(95))} s**, max ${fmt(lags[lags.length - 1] ?? NaN)} s (${lags.length}/${committed.size} rows seen) | p95 < 15 s |`);
+  say(`| Redshift commits per run while rows keep arriving | ${runCommits.length ? `${Math.min(...runCommits)}-${Math.max(...runCommits)} (${runCommits.length} runs)` : 'no runs'} | 1 |`);
+  await meta.query(`DELETE FROM schedule_events WHERE job_id = $1`, [jobId]);
+  await runCli(['cdc', 'drop', '--job', 'cdc_bench'], env);
+  await rs.end();
+  await meta.end();
 }
 
 /**

@@ -4,7 +4,8 @@
  * Starts the local stack (embedded PostgreSQL, S3 server, Redshift double), creates a
  * small shop in the source database, configures a job purely through metadata rows, runs
  * the worker, keeps inserting and updating rows while it runs, shows them arriving in
- * the Redshift double, then proves target = source with `verify` (every column of every
+ * the Redshift double (the carts table through the write-ahead log, copy_mode CDC, deletes
+ * included), then proves target = source with `verify` (every column of every
  * row, hashed on each side), breaks three target rows on purpose, shows verify name them and
  * `verify --repair` fix them, and stops everything. Ctrl-C at any time stops cleanly.
  * DEMO_SECONDS sets how long the writers run (default 30).
@@ -40,6 +41,8 @@ CREATE TABLE order_events (
   id bigserial PRIMARY KEY, order_id bigint NOT NULL, kind text NOT NULL, payload jsonb,
   created_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE countries (code char(2) PRIMARY KEY, name text NOT NULL);
+CREATE TABLE carts (id bigserial PRIMARY KEY, customer_id int NOT NULL, items int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
+INSERT INTO carts (customer_id, items) SELECT 1 + g % 5000, 1 + g % 7 FROM generate_series(1, 2000) g;
 INSERT INTO countries VALUES ('DE','Germany'),('FR','France'),('US','United States'),('JP','Japan'),('BR','Brazil');
 INSERT INTO customers (name, email, country, updated_at)
   SELECT 'Customer ' || g, 'c' || g || '@example.com', (ARRAY['DE','FR','US','JP','BR'])[1 + g % 5], now() - (g || ' s')::interval
@@ -61,6 +64,7 @@ CREATE TABLE orders (id BIGINT NOT NULL, customer_id INTEGER NOT NULL, status VA
 CREATE TABLE order_events (id BIGINT NOT NULL, order_id BIGINT NOT NULL, kind VARCHAR(256) NOT NULL, payload SUPER,
   created_at TIMESTAMPTZ NOT NULL) DISTKEY(id) SORTKEY(id);
 CREATE TABLE countries (code CHAR(2) NOT NULL, name VARCHAR(256) NOT NULL) DISTSTYLE ALL;
+CREATE TABLE carts (id BIGINT NOT NULL, customer_id INTEGER NOT NULL, items INTEGER NOT NULL, updated_at TIMESTAMPTZ NOT NULL) DISTKEY(id) SORTKEY(id);
 `;
 
 const TABLES: Array<{ name: string; mode: string; pk: string; uk: string | null }> = [
@@ -68,6 +72,8 @@ const TABLES: Array<{ name: string; mode: string; pk: string; uk: string | null 
   { name: 'orders', mode: 'INSERT_AND_UPDATE', pk: 'id', uk: 'updated_at' },
   { name: 'order_events', mode: 'INSERT_ONLY', pk: 'id', uk: null },
   { name: 'countries', mode: 'FULL_DATA_SYNC', pk: 'code', uk: null },
+  // Log-based change capture: every insert, update and delete, from the write-ahead log.
+  { name: 'carts', mode: 'CDC', pk: 'id', uk: null },
 ];
 
 let stack: Stack | undefined;
@@ -140,7 +146,7 @@ async function main() {
   const src = await client(stack.env.SOURCE_URL);
   const rs = await client(stack.env.REDSHIFT_URL);
   const meta = await client(stack.env.DATABASE_URL);
-  say('creating the source shop: 5,000 customers, 30,000 orders, 20,000 order events, 5 countries');
+  say('creating the source shop: 5,000 customers, 30,000 orders, 20,000 order events, 5 countries, 2,000 carts');
   await src.query(SOURCE_DDL);
   say('creating the target tables in the Redshift double');
   await rs.query(TARGET_DDL);
@@ -159,10 +165,13 @@ async function main() {
     for (const line of d.toString().split('\n')) {
       if (!line || stopping) continue;
       const l = JSON.parse(line) as Record<string, unknown>;
-      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0) {
+      const cdc = TABLES.some((t) => t.mode === 'CDC' && `public.${t.name}` === l.table);
+      if (l.msg === 'table sync succeeded' && Number(l.rows) > 0 && !cdc) {
         const what = Number(l.changed) > 0 || Number(l.reread) === 0 ? `+${l.changed} changed rows${Number(l.reread) > 0 ? ` (and ${l.reread} re-read)` : ''}` : `${l.reread} rows copied whole`;
         say(`  worker: ${l.table} ${what} in ${l.batches} batch(es), ${l.mib} MiB`);
       }
+      else if (l.msg === 'CDC initial load finished') say(`  worker: ${l.table} loaded in the replication slot's snapshot (${l.rows} rows); from now on its changes come from the write-ahead log`);
+      else if (l.msg === 'CDC batch applied') say(`  worker: CDC (write-ahead log) ${l.changes} changes, ${l.deletes} of them deletes, in one Redshift transaction`);
       else if (l.level === 'error' || l.level === 'warn') {
         // Ctrl-C reaches the servers at the same moment as this process: what they say while
         // shutting down ("terminating connection due to administrator command") can come
@@ -185,6 +194,7 @@ async function main() {
   const until = Date.now() + seconds * 1000;
   let inserted = 0;
   let updated = 0;
+  let deleted = 0;
   let lastReport = 0;
   say(`writing to the source for ${seconds} s: new orders, status changes, new customers, events`);
   while (Date.now() < until && !stopping) {
@@ -192,11 +202,16 @@ async function main() {
     await writer.query(`UPDATE orders SET status = 'shipped', updated_at = now() WHERE id IN (SELECT 1 + (random() * 29999)::int FROM generate_series(1, 10))`);
     await writer.query(`INSERT INTO order_events (order_id, kind, payload) SELECT 1 + (random() * 29999)::int, 'shipped', '{"by":"demo"}' FROM generate_series(1, 10)`);
     await writer.query(`INSERT INTO customers (name, email, country) VALUES ('New customer', 'new@example.com', 'FR')`);
-    inserted += 31;
+    // Carts come and go: deletes that only the write-ahead log sees.
+    await writer.query(`DELETE FROM carts WHERE id IN (SELECT id FROM carts ORDER BY random() LIMIT 5)`);
+    await writer.query(`INSERT INTO carts (customer_id, items) SELECT 1 + (random() * 4999)::int, 1 FROM generate_series(1, 4)`);
+    await writer.query(`UPDATE carts SET items = items + 1, updated_at = now() WHERE id IN (SELECT id FROM carts ORDER BY random() LIMIT 3)`);
+    deleted += 5;
+    inserted += 35;
     updated += 10;
     if (Date.now() - lastReport > 3000) {
       lastReport = Date.now();
-      say(`source +${inserted} rows, ~${updated} updates so far; target/source rows: ${(await counts(src, rs)).text}`);
+      say(`source +${inserted} rows, ~${updated} updates, ${deleted} deletes so far; target/source rows: ${(await counts(src, rs)).text}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -236,7 +251,7 @@ async function main() {
     await shutdown(1);
   }
   const runs = await meta.query(`SELECT count(*)::int AS n, sum(rows)::bigint AS rows, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM sync_runs`);
-  say(`verified: every compared row and column of the 4 tables is identical in the Redshift double (${runs.rows[0].n} table syncs, ${runs.rows[0].rows} rows moved, ${runs.rows[0].failed} failed)`);
+  say(`verified: every compared row and column of the ${TABLES.length} tables is identical in the Redshift double (${runs.rows[0].n} table syncs, ${runs.rows[0].rows} rows moved, ${runs.rows[0].failed} failed)`);
 
   say('breaking the target on purpose: an order deleted, an amount changed, a trailing blank added to an email');
   await rs.query(`DELETE FROM orders WHERE id = 5`);

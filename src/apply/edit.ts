@@ -1,3 +1,4 @@
+import { disableNote } from '../cdc/status.js';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
@@ -31,7 +32,9 @@ export async function setTableDisabled(db: pg.ClientBase, jobName: string, table
   await db.query('UPDATE tables SET disabled = $2 WHERE id = $1', [table.id, disabled]);
   const running = await db.query<{ by: string }>(`SELECT claimed_by AS by FROM tables WHERE id = $1 AND claimed_by IS NOT NULL AND claim_expires_at > now()`, [table.id]);
   const note = running.rows[0] ? ` (a sync is running it now, by ${running.rows[0].by}: that run finishes; the next ones ${disabled ? 'skip' : 'include'} it)` : '';
-  return `job ${job.name}, table ${qualified(table)}: ${what}${note}\n`;
+  // copy_mode CDC (src/cdc): what disabling leaves behind on the source.
+  const cdc = disabled ? await disableNote(db, job.name, table) : '';
+  return `job ${job.name}, table ${qualified(table)}: ${what}${note}\n${cdc}`;
 }
 
 /** Sets jobs.enabled (a disabled job is not scheduled by the worker); returns the line to print. */
@@ -40,7 +43,8 @@ export async function setJobEnabled(db: pg.ClientBase, jobName: string, enabled:
   const what = enabled ? 'enabled' : 'disabled';
   if (job.enabled === enabled) return `job ${job.name}: already ${what}; nothing changed\n`;
   await db.query('UPDATE jobs SET enabled = $2 WHERE id = $1', [job.id, enabled]);
-  return `job ${job.name}: ${what} (${enabled ? 'the worker schedules it again' : 'the worker no longer schedules it; a run in progress finishes'})\n`;
+  const cdc = enabled ? '' : await disableNote(db, job.name);
+  return `job ${job.name}: ${what} (${enabled ? 'the worker schedules it again' : 'the worker no longer schedules it; a run in progress finishes'})\n${cdc}`;
 }
 
 export interface ResetPreview {
@@ -86,6 +90,10 @@ export async function previewReset(db: pg.ClientBase, jobName: string, tableName
   );
   const head = `job ${job.name}, table ${qualified(table)} (${table.copyMode}${table.disabled ? ', disabled' : ''})`;
   const base = { job, table, claimedBy: claim.rows[0]?.by ?? null, claimExpiresAt: claim.rows[0]?.until ?? null };
+  if (table.copyMode === 'CDC') {
+    // copy_mode CDC keeps no watermark: a reset loads the table again (src/cdc/run.ts).
+    return { ...base, nothingToDo: false, text: `${head}\n  reset sets cdc_loaded_lsn to NULL: the next run loads the whole table again, ${await sourceRows(job, table, env)}, in a fresh snapshot swapped in, then goes on with the job's change stream.\n` };
+  }
   if (table.copyMode === 'FULL_DATA_SYNC') {
     return { ...base, nothingToDo: true, text: `${head}: FULL_DATA_SYNC keeps no watermark; every run already copies the whole table. Nothing to reset.\n` };
   }
@@ -109,7 +117,7 @@ export async function previewReset(db: pg.ClientBase, jobName: string, tableName
  */
 export async function resetTableWatermark(db: pg.ClientBase, tableId: number): Promise<boolean> {
   const r = await db.query(
-    `UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL
+    `UPDATE tables SET max_primary_key = NULL, max_updated_key = NULL, watermark_snapshot = NULL, cdc_loaded_lsn = NULL
       WHERE id = $1 AND NOT (claimed_by IS NOT NULL AND claim_expires_at > now())`,
     [tableId],
   );

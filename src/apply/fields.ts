@@ -38,7 +38,7 @@ export interface FieldSpec {
 
 export type FieldValue = string | number | boolean | Record<string, string> | null;
 
-export const COPY_MODES = ['INSERT_ONLY', 'INSERT_AND_UPDATE', 'FULL_DATA_SYNC'] as const;
+export const COPY_MODES = ['INSERT_ONLY', 'INSERT_AND_UPDATE', 'FULL_DATA_SYNC', 'CDC'] as const;
 export type CopyMode = (typeof COPY_MODES)[number];
 
 export const JOB_FIELDS: readonly FieldSpec[] = [
@@ -97,6 +97,10 @@ export const LOADER_WRITTEN: Record<string, string> = {
   claimed_at: 'is a claim, written by the loader',
   claim_expires_at: 'is a claim, written by the loader',
   claim_token: 'is a claim, written by the loader',
+  // copy_mode CDC (src/cdc).
+  cdc_loaded_lsn: 'is written by the loader (copy_mode CDC); `redshift-loader reset` sets it to NULL',
+  cdc_position: 'is written by the loader (copy_mode CDC)',
+  cdc_caught_up_at: 'is written by the loader (copy_mode CDC)',
   created_at: 'is written by the database',
   updated_at: 'is written by the database',
   last_run_at: 'is written by the worker',

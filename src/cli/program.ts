@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerCdc } from './commands/cdc.js';
 import { registerConfig } from './commands/config.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerGrants } from './commands/grants.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerGrants(program);
   registerStatus(program);
+  registerCdc(program);
   registerDoctor(program);
   registerWorker(program);
   registerStudio(program);

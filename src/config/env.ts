@@ -58,6 +58,12 @@ export const envSchema = z.object({
   S3_REQUEST_TIMEOUT_SECONDS: positiveInt(120),
   S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   BATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** copy_mode CDC (src/cdc): changes per drained batch (one Redshift transaction each), and its size bound. */
+  CDC_BATCH_ROWS: positiveInt(100_000),
+  CDC_BATCH_MB: positiveInt(64),
+  /** `status` warns about a replication slot that retains more WAL than this, or lags more than this. */
+  CDC_WARN_RETAINED_MB: positiveInt(1024),
+  CDC_WARN_LAG_SECONDS: positiveInt(3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Slack-compatible incoming webhook for alerts (a table fails, recovers, falls behind, catches up). */
   ALERT_WEBHOOK_URL: z.string().url('must be an http(s) URL, e.g. https://hooks.slack.com/services/...').optional(),

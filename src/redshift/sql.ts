@@ -489,3 +489,152 @@ export function startSnapshot(table: TableRef): string {
 
 /** Verify reads dates and timestamps as the type's ISO text (r_datestyle.html; ISO, MDY is Redshift's default). */
 export const SET_ISO_DATESTYLE = `SET datestyle TO 'ISO, MDY'`;
+
+// ---------------------------------------------------------------------------------------
+// Log-based change capture (copy_mode CDC, src/cdc): the staging table of a drained batch,
+// its apply statements and the applied position. Pure, like everything above.
+// ---------------------------------------------------------------------------------------
+
+/**
+ * Marker columns of a CDC staging table. Keyed tables: `rl_cdc_op` is 'U' (a row to
+ * insert) or 'D' (a key to delete); `rl_cdc_unchanged` lists, as `,2,5,`, the positions of
+ * TOASTed values the source left unchanged (pgoutput does not send them: the target keeps
+ * its value). Tables without a key: `rl_cdc_n` is the net count of a row image in the batch
+ * (< 0: remove that many copies; rows with 1 are copies to add), `rl_cdc_image` numbers the
+ * images.
+ */
+export const CDC_OP = 'rl_cdc_op';
+export const CDC_UNCHANGED = 'rl_cdc_unchanged';
+export const CDC_COUNT = 'rl_cdc_n';
+export const CDC_IMAGE = 'rl_cdc_image';
+export const CDC_MARKER_COLUMNS = [CDC_OP, CDC_UNCHANGED, CDC_COUNT, CDC_IMAGE] as const;
+
+/** The marker columns a CDC staging table has after the target's columns. */
+export const cdcMarkerColumns = (keyless: boolean): string[] => (keyless ? [CDC_COUNT, CDC_IMAGE] : [CDC_OP, CDC_UNCHANGED]);
+
+/**
+ * A CDC staging table: the target's columns (CREATE TABLE AS, so none is NOT NULL: a
+ * deleted key's other columns are NULL) plus the marker columns.
+ */
+export function createCdcStage(staging: string, target: TableRef, columns: readonly string[], keyless: boolean): string {
+  const markers = keyless
+    ? [`CAST(NULL AS INTEGER) AS ${quoteIdent(CDC_COUNT)}`, `CAST(NULL AS INTEGER) AS ${quoteIdent(CDC_IMAGE)}`]
+    : [`CAST(NULL AS VARCHAR(1)) AS ${quoteIdent(CDC_OP)}`, `CAST(NULL AS VARCHAR(65535)) AS ${quoteIdent(CDC_UNCHANGED)}`];
+  return `CREATE TEMP TABLE ${quoteIdent(staging)} AS SELECT ${[quoteIdents(columns), ...markers].join(', ')} FROM ${ref(target)} WHERE 1 = 0`;
+}
+
+/**
+ * A TOASTed value the source left unchanged: the staged row takes the target's current
+ * value of column `column` (position `position` in the staged columns), before the merge
+ * replaces the target row.
+ */
+export function cdcFillUnchanged(staging: string, target: TableRef, column: string, position: number, key: readonly KeyColumn[]): string {
+  if (!Number.isInteger(position) || position < 0) throw new Error(`cdcFillUnchanged: bad position ${position}`);
+  const s = quoteIdent(staging);
+  return `UPDATE ${s} SET ${quoteIdent(column)} = t.${quoteIdent(column)} FROM ${ref(target)} t WHERE ${keyMatch(s, 't', key)} AND ${s}.${quoteIdent(CDC_UNCHANGED)} LIKE '%,${position},%'`;
+}
+
+/** The staged rows (not the deleted keys) into the target. */
+export function cdcInsertRows(target: TableRef, staging: string, columns: readonly string[]): string {
+  const cols = quoteIdents(columns);
+  return `INSERT INTO ${ref(target)} (${cols}) SELECT ${cols} FROM ${quoteIdent(staging)} WHERE ${quoteIdent(CDC_OP)} = 'U'`;
+}
+
+/** A TRUNCATE at the source, inside the apply transaction (Redshift's TRUNCATE would commit it). */
+export function deleteAllRows(target: TableRef): string {
+  return `DELETE FROM ${ref(target)}`;
+}
+
+/** `(a.c = b.c [AND OCTET_LENGTH(a.c) = OCTET_LENGTH(b.c)] OR a.c IS NULL AND b.c IS NULL) AND ...`: a whole row image, NULLs equal. */
+export function imageMatch(a: string, b: string, columns: readonly KeyColumn[]): string {
+  return columns
+    .map((c) => {
+      const x = `${a}.${quoteIdent(c.name)}`;
+      const y = `${b}.${quoteIdent(c.name)}`;
+      const eq = c.text ? `${x} = ${y} AND OCTET_LENGTH(${x}) = OCTET_LENGTH(${y})` : `${x} = ${y}`;
+      return `(${eq} OR ${x} IS NULL AND ${y} IS NULL)`;
+    })
+    .join(' AND ');
+}
+
+/**
+ * Tables without a key: the copies of each row image the batch removes some of, that stay.
+ * An image with n copies in the target and a net count of -k keeps n - k of them.
+ */
+export function cdcKeylessKeep(keep: string, staging: string, target: TableRef, columns: readonly KeyColumn[]): string {
+  const names = columns.map((c) => c.name);
+  const s = quoteIdent(staging);
+  return [
+    `CREATE TEMP TABLE ${quoteIdent(keep)} AS SELECT ${quoteIdents(names)} FROM (`,
+    `  SELECT ${names.map((n) => `t.${quoteIdent(n)}`).join(', ')}, ROW_NUMBER() OVER (PARTITION BY ${s}.${quoteIdent(CDC_IMAGE)} ORDER BY ${s}.${quoteIdent(CDC_IMAGE)}) AS rl_cdc_rn,`,
+    `    COUNT(*) OVER (PARTITION BY ${s}.${quoteIdent(CDC_IMAGE)}) AS rl_cdc_have, ${s}.${quoteIdent(CDC_COUNT)} AS rl_cdc_k`,
+    `  FROM ${ref(target)} t JOIN ${s} ON ${imageMatch('t', s, columns)}`,
+    `  WHERE ${s}.${quoteIdent(CDC_COUNT)} < 0`,
+    `) x WHERE rl_cdc_rn <= rl_cdc_have + rl_cdc_k`,
+  ].join('\n');
+}
+
+/** Tables without a key: every copy of the images the batch removes some of (the kept ones go back in). */
+export function cdcKeylessDelete(target: TableRef, staging: string, columns: readonly KeyColumn[]): string {
+  const s = quoteIdent(staging);
+  return `DELETE FROM ${ref(target)} USING ${s} WHERE ${imageMatch(ref(target), s, columns)} AND ${s}.${quoteIdent(CDC_COUNT)} < 0`;
+}
+
+/** Tables without a key: the copies the batch adds (one staged row each). */
+export function cdcKeylessInsert(target: TableRef, staging: string, columns: readonly string[]): string {
+  const cols = quoteIdents(columns);
+  return `INSERT INTO ${ref(target)} (${cols}) SELECT ${cols} FROM ${quoteIdent(staging)} WHERE ${quoteIdent(CDC_COUNT)} > 0`;
+}
+
+/**
+ * Where a job's change stream has been applied, in the job's target schema, one row per
+ * replication slot: the commit LSN of the last transaction applied and how many of its
+ * changes (-1: all). Written in the transaction that applies the changes, so after a crash
+ * the next run skips exactly what Redshift already holds.
+ */
+export const CDC_STATE_TABLE = 'redshift_loader_cdc';
+export const cdcStateRef = (schema: string): TableRef => ({ schema, name: CDC_STATE_TABLE });
+
+export function createCdcStateTable(schema: string): string {
+  return [
+    `CREATE TABLE IF NOT EXISTS ${ref(cdcStateRef(schema))} (`,
+    `  slot_name VARCHAR(127) NOT NULL,`,
+    `  commit_lsn VARCHAR(20) NOT NULL,`,
+    `  changes BIGINT NOT NULL,`,
+    `  applied_at TIMESTAMP`,
+    `) DISTSTYLE ALL`,
+  ].join('\n');
+}
+
+/** $1 slot name. */
+export function readCdcPosition(schema: string): string {
+  return `SELECT commit_lsn, changes FROM ${ref(cdcStateRef(schema))} WHERE slot_name = $1`;
+}
+
+/** $1 slot, $2 commit LSN, $3 changes. */
+export function insertCdcPosition(schema: string): string {
+  return `INSERT INTO ${ref(cdcStateRef(schema))} (slot_name, commit_lsn, changes, applied_at) VALUES ($1, $2, $3, GETDATE())`;
+}
+
+/** Compare-and-set: $1 slot, $2 new commit LSN, $3 new changes, $4 and $5 the position the batch started from. */
+export function updateCdcPosition(schema: string): string {
+  return `UPDATE ${ref(cdcStateRef(schema))} SET commit_lsn = $2, changes = $3, applied_at = GETDATE() WHERE slot_name = $1 AND commit_lsn = $4 AND changes = $5`;
+}
+
+/** $1 slot, $2 commit LSN, $3 changes: resets the position (a new slot). */
+export function resetCdcPosition(schema: string): string {
+  return `UPDATE ${ref(cdcStateRef(schema))} SET commit_lsn = $2, changes = $3, applied_at = GETDATE() WHERE slot_name = $1`;
+}
+
+/**
+ * The fence inside a CDC apply transaction: the target becomes this run's unless a newer
+ * run's token is there ($1 target table, $2 token, $3 owner; one row updated = ours).
+ */
+export function claimFence(schema: string): string {
+  return `UPDATE ${ref(stateTableRef(schema))} SET run_token = $2, owner = $3, taken_at = GETDATE() WHERE target_table = $1 AND run_token <= $2`;
+}
+
+/** Whether a table exists ($1 schema, $2 name): e.g. the CDC position table before it is created. */
+export function tableExists(): string {
+  return `SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2`;
+}

@@ -1,3 +1,4 @@
+import { cdcNames } from '../cdc/slot.js';
 import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
@@ -46,7 +47,19 @@ export function grantsSql(g: GrantsInput): string {
   L.push('-- Lets the loader see other sessions\' open transactions in pg_stat_activity, so an');
   L.push('-- INSERT_AND_UPDATE watermark never passes a transaction that has not committed yet');
   L.push('-- (late-commit safety). Without it, only UPDATED_KEY_OVERLAP_SECONDS protects those rows.');
-  L.push(`GRANT pg_read_all_stats TO ${su};`, '');
+  L.push(`GRANT pg_read_all_stats TO ${su};`);
+  const cdc = g.tables.filter((t) => t.copyMode === 'CDC');
+  if (cdc.length > 0) {
+    // copy_mode CDC (src/cdc): a replication slot and a publication named after the job.
+    L.push('-- copy_mode CDC reads the write-ahead log (Amazon RDS/Aurora: GRANT rds_replication TO the user instead),');
+    L.push("-- creates the job's publication, and writes one marker message per run (BEGIN READ WRITE):");
+    L.push(`ALTER ROLE ${su} WITH REPLICATION;`);
+    L.push(`GRANT CREATE ON DATABASE ${quoteIdent(g.sourceDatabase)} TO ${su};`);
+    L.push('-- Only a table\'s owner may publish it: make the user the owner of the CDC tables, or');
+    L.push(`-- create the publication yourself as their owner: CREATE PUBLICATION ${quoteIdent(cdcNames(g.jobName).publication)} FOR TABLE ${cdc.map((t) => qualify(t.sourceSchema, t.sourceName)).join(', ')};`);
+    for (const t of cdc) L.push(`-- ALTER TABLE ${qualify(t.sourceSchema, t.sourceName)} OWNER TO ${su};`);
+  }
+  L.push('');
   L.push(`-- ===== Destination (Redshift, database ${g.destinationDatabase}): read-write user =====`);
   L.push(`-- CREATE USER ${du} PASSWORD '...';`);
   L.push('-- Staging tables are temporary tables:');
@@ -59,9 +72,9 @@ export function grantsSql(g: GrantsInput): string {
     L.push(`GRANT USAGE, CREATE ON SCHEMA ${quoteIdent(s)} TO ${du};${why}`);
   }
   for (const t of g.tables) L.push(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${qualify(t.targetSchema, t.targetName)} TO ${du};`);
-  const full = g.tables.filter((t) => t.copyMode === 'FULL_DATA_SYNC');
+  const full = g.tables.filter((t) => t.copyMode === 'FULL_DATA_SYNC' || t.copyMode === 'CDC');
   if (full.length > 0) {
-    L.push('-- FULL_DATA_SYNC renames and drops the old table, which Redshift allows only to the owner:');
+    L.push(`-- FULL_DATA_SYNC${full.some((t) => t.copyMode === 'CDC') ? " (and CDC's initial load)" : ''} renames and drops the old table, which Redshift allows only to the owner:`);
     for (const t of full) L.push(`ALTER TABLE ${qualify(t.targetSchema, t.targetName)} OWNER TO ${du};`);
   }
   L.push('-- Schema drift (ALTER TABLE ... ADD COLUMN / ALTER COLUMN TYPE) also needs ownership of the');

@@ -96,7 +96,10 @@ export async function startEmbeddedPostgres(opts: { dir: string; port?: number }
     port,
     persistent: false,
     createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      // Log-based change capture (copy_mode CDC, src/cdc): logical decoding and room for one
+      // slot and one walsender per job (tests run many jobs at once).
+      '-c', 'wal_level=logical', '-c', 'max_replication_slots=100', '-c', 'max_wal_senders=100'],
     onLog: (m: unknown) => {
       logs.push(String(m));
       if (logs.length > 200) logs.shift();

@@ -3,6 +3,7 @@ import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
 import { sourceColumns } from '../sync/catalog.js';
+import { collectSlots, slotLagText, type SlotThresholds } from '../cdc/status.js';
 import { listTables } from '../sync/metadata.js';
 import { WM_SETTING, keysetPredicate, planTable, watermarkFromRow } from '../sync/plan.js';
 import type { JobRow, TableRow } from '../sync/types.js';
@@ -31,6 +32,8 @@ export interface TableStatus {
   /** The last verify's stored result (tables.verify_result), or null. */
   lastVerify: Record<string, unknown> | null;
   lastError: string | null;
+  /** copy_mode CDC: warnings about the job's replication slot (on the job's first row only). */
+  warnings?: string[];
 }
 
 /** What a tables row's configuration can miss, in words (README: Copy modes, "What can still be missed"). */
@@ -39,26 +42,31 @@ export function tableRisks(t: Pick<TableRow, 'copyMode' | 'deleteDetection' | 'p
   if (t.copyMode === 'INSERT_ONLY') {
     risks.push('INSERT_ONLY: updates are not seen, nor rows inserted with a key below the watermark');
   }
-  if (t.copyMode !== 'FULL_DATA_SYNC' && !t.deleteDetection) risks.push('deletes are not seen (delete_detection is off)');
+  if (t.copyMode !== 'FULL_DATA_SYNC' && t.copyMode !== 'CDC' && !t.deleteDetection) risks.push('deletes are not seen (delete_detection is off)');
   return risks;
 }
 
 function deletesText(t: TableRow, checkedAt: string | null, removed: string | null): string {
   if (t.copyMode === 'FULL_DATA_SYNC') return 'every run (full copy)';
+  if (t.copyMode === 'CDC') return 'every change (write-ahead log)';
   if (!t.deleteDetection) return 'off';
   const every = t.deleteDetectionMinutes ? `every ${t.deleteDetectionMinutes} min` : 'every run';
   return checkedAt ? `${every}; checked ${checkedAt}, removed ${removed ?? 0}` : `${every}; never checked`;
 }
 
-export async function collectStatus(db: pg.ClientBase, jobName?: string): Promise<TableStatus[]> {
+export async function collectStatus(db: pg.ClientBase, jobName?: string, cdcThresholds: SlotThresholds = { retainedMb: 1024, lagSeconds: 3600 }): Promise<TableStatus[]> {
   const jobs = await db.query<JobRow>(
     `SELECT id, name, source_connection_string AS "sourceConnectionString" FROM jobs WHERE ($1::text IS NULL OR name = $1) ORDER BY name`,
     [jobName ?? null],
   );
   if (jobName && jobs.rowCount === 0) throw new Error(`job "${jobName}" not found in the jobs table`);
   const out: TableStatus[] = [];
+  // copy_mode CDC: each job's replication slot (src/cdc/status.ts).
+  const slots = new Map((await collectSlots(db, jobName, cdcThresholds)).map((s) => [s.job, s]));
   for (const job of jobs.rows) {
     const tables = await listTables(db, job.id);
+    const slot = slots.get(job.name);
+    let warned = false;
     let src: pg.Client | null = null;
     let srcError: string | null = null;
     try {
@@ -87,7 +95,7 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string): Promis
           mode: t.copyMode,
           disabled: t.disabled,
           watermark: watermarkText(t),
-          lag: src ? await sourceLag(src, job.name, t).catch((err: Error) => `error: ${err.message}`) : srcError!,
+          lag: t.copyMode === 'CDC' ? slotLagText(slot) : src ? await sourceLag(src, job.name, t).catch((err: Error) => `error: ${err.message}`) : srcError!,
           lastSuccess: e.last_synced_at,
           lastRunStatus: e.status,
           lastRunRows: e.rows === null ? null : Number(e.rows),
@@ -98,6 +106,7 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string): Promis
           verified: verifiedText(e.verified_at, e.verify_interval_minutes, e.verify_result),
           lastVerify: e.verify_result,
           lastError: e.last_error,
+          ...(slot && !warned && (warned = true) ? { warnings: slot.warnings } : {}),
         });
       }
     } finally {
@@ -117,7 +126,7 @@ export function verifiedText(at: string | null, every: number | null, result: Re
 }
 
 function watermarkText(t: TableRow): string {
-  if (t.copyMode === 'FULL_DATA_SYNC') return '-';
+  if (t.copyMode === 'FULL_DATA_SYNC' || t.copyMode === 'CDC') return '-';
   const parts = [t.maxUpdatedKey, t.maxPrimaryKeyJson ?? null].filter((p): p is string => !!p);
   return parts.length ? parts.join(' ') : '(from the start)';
 }

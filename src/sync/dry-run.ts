@@ -1,3 +1,4 @@
+import { cdcNames } from '../cdc/slot.js';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
@@ -64,6 +65,11 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
         const name = `${t.sourceSchema}.${t.sourceName}`;
         const where = `job "${job.name}", table ${name}`;
         out.push(`-- ${where}`);
+        if (t.copyMode === 'CDC') {
+          // copy_mode CDC (src/cdc): its batches are what the slot holds; reading them would consume nothing but is not a plan.
+          out.push(`-- mode CDC: drained with the job's other CDC tables from replication slot "${cdcNames(job.name).slot}" (publication "${cdcNames(job.name).publication}"); each batch is staged and applied in one Redshift transaction (see src/cdc/plan.ts); --dry-run does not read the slot`);
+          continue;
+        }
         try {
           const all = await sourceColumnsForDrift(src, t.sourceSchema, t.sourceName);
           if (all.length === 0) throw new Error(`${where}: source table ${name} not found`);

@@ -8,7 +8,7 @@ import { ClaimLostError, TableClaims, makeWorkerId } from '../scheduler/claims.j
 import { tableFailed, tableSucceeded } from '../scheduler/table-state.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
-import { qualify } from '../sql/quote.js';
+import { qualify, quoteLiteral } from '../sql/quote.js';
 import { abortUploads, createS3Client, deletePrefix, listKeys, manifestFor, putText, s3Url } from '../s3/client.js';
 import { selectColumns } from '../setup/ddl.js';
 import { detectDeletes } from '../setup/delete-detection.js';
@@ -65,6 +65,11 @@ export interface SyncDeps {
    * a CLI run. Every table sync holds its row's claim while it runs.
    */
   claims?: TableClaims;
+  /**
+   * copy_mode CDC's initial load (src/cdc): every batch reads this exported source snapshot
+   * (`SET TRANSACTION SNAPSHOT`), the one the job's change stream starts from.
+   */
+  snapshot?: string;
 }
 
 export interface TableResult {
@@ -169,16 +174,38 @@ export function tableClaimsFor(metadataUrl: string, deps: Pick<SyncDeps, 'env' |
 }
 
 export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGlob?: string; tableIds?: number[] }, deps: SyncDeps): Promise<JobResult> {
-  const tables = (await meta.listTables(db, job.id)).filter(
+  const all = await meta.listTables(db, job.id);
+  const tables = all.filter(
     (t) => !t.disabled && (!opts.tableGlob || matchesGlob(opts.tableGlob, t.sourceSchema, t.sourceName)) && (!opts.tableIds || opts.tableIds.includes(t.id)),
   );
   const results: TableResult[] = [];
   if (tables.length === 0) deps.log.warn({ job: job.name, glob: opts.tableGlob ?? null }, 'no enabled tables to sync');
   for (const table of tables) {
     if (deps.signal?.aborted) break;
+    if (table.copyMode === 'CDC') continue;
     results.push(await claimAndSyncTable(db, job, table, deps));
   }
+  // copy_mode CDC (src/cdc): the job's CDC tables are drained together from its replication
+  // slot, in one Redshift transaction per batch. A job whose CDC rows are all disabled is
+  // told what its slot still holds.
+  // The slot is the job's, so a CDC drain always covers every enabled CDC table (a --table
+  // glob that matches one of them runs them all).
+  const cdc = tables.some((t) => t.copyMode === 'CDC') || !opts.tableGlob ? all.filter((t) => !t.disabled && t.copyMode === 'CDC') : [];
+  if ((cdc.length > 0 || (!opts.tableGlob && all.some((t) => t.copyMode === 'CDC'))) && !deps.signal?.aborted) {
+    const { runCdcJob } = await import('../cdc/run.js');
+    results.push(...(await runCdcJob(db, job, cdc, deps)));
+  }
   return { job: job.name, ok: results.every((r) => r.ok), tables: results };
+}
+
+/**
+ * copy_mode CDC's initial load of one table (src/cdc/run.ts), while the caller holds its
+ * claim: FULL_DATA_SYNC's keyed batches into a swap table, swapped in (so rows the target
+ * holds from before and the source no longer has go too), every batch in the source
+ * snapshot `deps.snapshot`.
+ */
+export function loadTableInSnapshot(db: pg.ClientBase, job: JobRow, table: TableRow, deps: SyncDeps & { snapshot: string }, token: number): Promise<TableResult> {
+  return syncTable(db, job, { ...table, maxPrimaryKey: null, maxPrimaryKeyJson: null, maxUpdatedKey: null, watermarkSnapshot: null, deleteDetection: false }, deps, token, 'FULL_DATA_SYNC');
 }
 
 /**
@@ -218,7 +245,7 @@ interface Connections {
  * One table, while its claim (fencing token `token`) is held: never throws; failures are
  * recorded in sync_runs and tables.last_error.
  */
-async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps, token: number): Promise<TableResult> {
+async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, deps: SyncDeps, token: number, planAs?: 'FULL_DATA_SYNC'): Promise<TableResult> {
   let table = tableRow;
   const name = `${table.sourceSchema}.${table.sourceName}`;
   const log = deps.log.child({ job: job.name, table: name });
@@ -235,7 +262,8 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
   let fence: Fence | null = null;
   try {
     // Holding the claim, every run of this table still marked running is dead (or lost its claim).
-    const abandoned = await meta.abandonRuns(db, table.id, deps.workerId ?? null);
+    // (A CDC initial load runs inside a CDC run, which did this for the table already.)
+    const abandoned = deps.snapshot ? 0 : await meta.abandonRuns(db, table.id, deps.workerId ?? null);
     if (abandoned > 0) log.warn({ abandoned }, 'closed sync_runs rows of this table left running by a run that died (marked abandoned)');
     // The run row comes next, so every attempt (even one that fails on configuration) has one.
     runId = await meta.startRun(db, { jobId: job.id, tableId: table.id, copyMode: table.copyMode, before: meta.storedOf(table), workerId: deps.workerId });
@@ -259,7 +287,7 @@ async function syncTable(db: pg.ClientBase, job: JobRow, tableRow: TableRow, dep
     }
     const allColumns = await sourceColumnsForDrift(conns.source, table.sourceSchema, table.sourceName);
     const columns = selectColumns(allColumns, table, where);
-    plan = planTable(table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
+    plan = planTable(planAs ? { ...table, copyMode: planAs } : table, columns, { rowLimit: deps.env.IMPORT_ROW_LIMIT, chunkSize: deps.env.IMPORT_CHUNK_SIZE, destinationSchema: job.destinationSchema }, job.name);
     // Schema drift: new columns are added to the target (and the table resynced to backfill
     // them, recorded before the ALTER), widened varchars widened; incompatible changes stop here.
     const drift = await checkAndApplyDrift({
@@ -571,6 +599,7 @@ async function runBatchWork(a: BatchArgs, state: { phase: string; signal: AbortS
   // One REPEATABLE READ snapshot for the count, the open-transaction cap and the COPY.
   await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
+    if (a.deps.snapshot) await src.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(a.deps.snapshot)}`);
     let snapshotXmax: string | null = null;
     if (a.snapshotXids) {
       const x = (await src.query<{ xmin: string; xmax: string }>(SNAPSHOT_XIDS_SQL)).rows[0]!;

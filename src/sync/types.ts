@@ -1,5 +1,5 @@
-export type CopyMode = 'INSERT_ONLY' | 'INSERT_AND_UPDATE' | 'FULL_DATA_SYNC';
-export const COPY_MODES: readonly CopyMode[] = ['INSERT_ONLY', 'INSERT_AND_UPDATE', 'FULL_DATA_SYNC'];
+export type CopyMode = 'INSERT_ONLY' | 'INSERT_AND_UPDATE' | 'FULL_DATA_SYNC' | 'CDC';
+export const COPY_MODES: readonly CopyMode[] = ['INSERT_ONLY', 'INSERT_AND_UPDATE', 'FULL_DATA_SYNC', 'CDC'];
 
 /** A job row, connection strings still unresolved. */
 export interface JobRow {

@@ -232,6 +232,9 @@ function livePlan(p: PlanInput, x: LiveContext): LivePlan {
         'FULL_DATA_SYNC: the target is the source as of its last full copy' + (p.lastFullSync ? ` (${p.lastFullSync})` : '') +
           ', so every row is compared and rows changed at the source since then show as differences (set updated_key on the tables row to leave them out)',
       );
+    case 'CDC':
+      // copy_mode CDC (src/cdc): the target is the source as of the position its last run drained to.
+      return NONE('CDC: the target is the source as of the WAL position its last run drained to, so every row is compared and rows changed at the source since then show as differences');
     case 'INSERT_ONLY': {
       if (x.primaryKey.length === 0) throw new VerifyConfigError(`${x.where}: copy_mode INSERT_ONLY needs primary_key`);
       const wm = t.maxPrimaryKey;

@@ -174,7 +174,7 @@ describe('apply', () => {
     expect(r.stderr.trimEnd().split('\n')).toEqual([
       `${f}:3:5: jobs[0].source_connection_string: holds a password, which must not be in a file kept in git: write env:SHOP_SOURCE_URL and set SHOP_SOURCE_URL to the URL where the worker runs`,
       `${f}:6:9: jobs[0].tables[0].updated_key: copy_mode INSERT_AND_UPDATE needs updated_key (a timestamp, timestamptz or date column)`,
-      `${f}:7:31: jobs[0].tables[1].copy_mode: must be one of INSERT_ONLY, INSERT_AND_UPDATE, FULL_DATA_SYNC (got "FULL")`,
+      `${f}:7:31: jobs[0].tables[1].copy_mode: must be one of INSERT_ONLY, INSERT_AND_UPDATE, FULL_DATA_SYNC, CDC (got "FULL")`,
       `${f}:7:48: jobs[0].tables[1].max_updated_key: cannot be set in a file: max_updated_key is a watermark, written by the loader; \`redshift-loader reset\` sets it to NULL`,
     ]);
     expect(r.stderr).not.toContain('Secret123');

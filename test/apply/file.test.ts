@@ -77,7 +77,7 @@ jobs:
     ).toEqual([
       'shop.yaml:4:5: jobs[0].source_connection_string: holds a password, which must not be in a file kept in git: write env:SHOP_SOURCE_URL and set SHOP_SOURCE_URL to the URL where the worker runs',
       'shop.yaml:6:5: jobs[0].enabled: must be true or false (got "yes")',
-      'shop.yaml:9:9: jobs[0].tables[0].copy_mode: must be one of INSERT_ONLY, INSERT_AND_UPDATE, FULL_DATA_SYNC (got "INSERT")',
+      'shop.yaml:9:9: jobs[0].tables[0].copy_mode: must be one of INSERT_ONLY, INSERT_AND_UPDATE, FULL_DATA_SYNC, CDC (got "INSERT")',
       'shop.yaml:10:9: jobs[0].tables[0].max_primary_key: cannot be set in a file: max_primary_key is a watermark, written by the loader; `redshift-loader reset` sets it to NULL',
       'shop.yaml:11:9: jobs[0].tables[1].updated_key: copy_mode INSERT_AND_UPDATE needs updated_key (a timestamp, timestamptz or date column)',
       'shop.yaml:14:9: jobs[0].tables[1].row_limit: must be greater than 0 (got -3)',

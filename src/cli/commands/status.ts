@@ -20,7 +20,7 @@ export function registerStatus(program: Command): void {
         const { collectHealth, formatHealth, formatJobs, tableHealthJson } = await import('../../status/health.js');
         const { withConnection } = await import('../../db/connect.js');
         const { rows, health } = await withConnection(env.DATABASE_URL!, async (db) => {
-          const rows = await collectStatus(db, opts.job);
+          const rows = await collectStatus(db, opts.job, { retainedMb: env.CDC_WARN_RETAINED_MB, lagSeconds: env.CDC_WARN_LAG_SECONDS });
           const health = await collectHealth(db, { jobName: opts.job, lagThresholdSeconds: env.ALERT_LAG_SECONDS });
           return { rows, health };
         });
@@ -29,6 +29,8 @@ export function registerStatus(program: Command): void {
         } else {
           process.stdout.write([formatJobs(health), formatStatus(rows), formatHealth(health)].filter(Boolean).join('\n'));
         }
+        // copy_mode CDC: slots that keep too much WAL, lag, or were left behind (src/cdc/status.ts).
+        for (const r of rows) for (const w of r.warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
         return health.problems.length > 0 ? 1 : 0;
       }, { logs: 'stderr' }),
     );
