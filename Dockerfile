@@ -8,9 +8,11 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+# The workspace package (the Redshift double, a development dependency) must be present for npm ci.
+COPY packages/redshift-double/package.json packages/redshift-double/
 RUN npm ci --no-audit --no-fund
 COPY . .
-# prepack builds dist/ (prisma generate + tsc); the tarball is the published file list.
+# prepack builds dist/ (tsc); the tarball is the published file list.
 RUN npm pack --pack-destination /tmp \
  && mkdir /pkg \
  && tar -xzf /tmp/redshift-loader-*.tgz -C /pkg --strip-components=1 \

@@ -26,15 +26,15 @@ import { to as copyTo } from 'pg-copy-streams';
 import { loadEnv } from '../src/config/env.js';
 import { migrate } from '../src/db/migrate.js';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
-import { copyOut } from '../src/sync/copy-out.js';
-import { compressionFromEnv, type Compression } from '../src/sync/compress.js';
-import { extractFilesToS3, extractToS3, type FileSink } from '../src/sync/extract.js';
-import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
+import { copyOut } from '../src/extract/copy-out.js';
+import { compressionFromEnv, type Compression } from '../src/extract/compress.js';
+import { extractFilesToS3, extractToS3, type FileSink } from '../src/extract/extract.js';
+import { CSV_NULL, copyToStdoutSql } from '../src/redshift/csv.js';
 import { extractKeyedBatch } from '../src/sync/engine.js';
 import { BatchKeyScan } from '../src/sync/batch-scan.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
 import { SET_WATERMARK_SQL, planBatch, planTable } from '../src/sync/plan.js';
-import { sourceColumns } from '../src/sync/catalog.js';
+import { sourceColumns } from '../src/schema/catalog.js';
 import { startStack } from '../src/stack/stack.js';
 import { syncJob } from '../src/sync/engine.js';
 import { createLogger } from '../src/log.js';
@@ -42,7 +42,7 @@ import { verifyJob } from '../src/verify/run.js';
 import { planVerify, verifyColumnsOf } from '../src/verify/plan.js';
 import { summarySql } from '../src/verify/sql.js';
 import { splitSpan } from '../src/verify/compare.js';
-import { readTargetColumns, sourceColumnsForDrift } from '../src/setup/drift.js';
+import { readTargetColumns, sourceColumnsForDrift } from '../src/schema/drift.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const ONLY = new Set((process.env.BENCH_ONLY ?? '1,2,3,4,5,6,7').split(',').map(Number));
@@ -431,7 +431,7 @@ async function main() {
   }
 }
 
-/** Section 7: copy_mode CDC (src/cdc) against the double. */
+/** Section 7: copy_mode CDC (src/sync/cdc) against the double. */
 async function cdcBench(stackEnv: Record<string, string>, src: pg.Client): Promise<void> {
   const per = Math.ceil(CDC_CHANGES / 3);
   say(`\n## 7. copy_mode CDC: ${3 * per} updates over 3 tables, against the Redshift double`);

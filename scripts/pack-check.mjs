@@ -95,6 +95,15 @@ try {
   if (api.status !== 0 || api.stdout.trim() !== 'function function function') fail(`import { Redshift } from 'redshift-loader' failed: ${api.stdout}${api.stderr}`);
   console.log("pack-check: import { Redshift, formatBatch, batchOf } from 'redshift-loader': ok");
 
+  // 3b. The development-only commands say so in one line (exit 2), never a stack trace.
+  const devOnlyCommand = (cmd, words, extraEnv) => {
+    const r = run(npx, ['--no-install', 'redshift-loader', cmd], { cwd: app, env: { ...env, ...extraEnv } });
+    const lines = r.stderr.trim().split('\n').filter((l) => !/ExperimentalWarning|--trace-warnings|^\s*$/.test(l));
+    if (r.status !== 2 || !words.test(r.stderr) || lines.length !== 1) fail(`npx redshift-loader ${cmd} in an installed package: exit ${r.status}, stderr: ${r.stderr}`);
+    console.log(`pack-check: npx redshift-loader ${cmd} without development dependencies: one line, exit 2`);
+  };
+  devOnlyCommand('stack', /local stack needs the development dependencies/, {});
+
   // 4. migrate against a real PostgreSQL: the local stack's embedded server (from the build just made), or TEST_DATABASE_URL's.
   const { startEmbeddedPostgres, externalPostgres } = await import(path.join(root, 'dist/src/stack/postgres.js'));
   pg = process.env.TEST_DATABASE_URL ? externalPostgres(process.env.TEST_DATABASE_URL) : await startEmbeddedPostgres({ dir: path.join(work, 'pg') });
@@ -106,6 +115,7 @@ try {
   const applied = (migrated.stdout.match(/"msg":"applied migration"/g) ?? []).length;
   if (applied !== expected) fail(`migrate applied ${applied} migration(s), expected ${expected}: ${migrated.stdout}`);
   console.log(`pack-check: npx redshift-loader migrate: ${applied} migrations applied (${secs(t0)})`);
+  devOnlyCommand('studio', /Prisma Studio comes with the `prisma` package/, { DATABASE_URL: databaseUrl });
 
   // 5. worker: starts (its "worker started" line), then SIGTERM, then exit 0 after "worker stopped".
   const bin = path.join(modules, '.bin', process.platform === 'win32' ? 'redshift-loader.cmd' : 'redshift-loader');

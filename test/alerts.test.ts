@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkLagAlerts } from '../src/alerts/lag.js';
+import { checkLagAlerts } from '../src/status/lag-alerts.js';
 import { flushAlerts, webhookSender } from '../src/alerts/webhook.js';
-import { tableFailed, tableSucceeded } from '../src/scheduler/table-state.js';
+import { tableFailed, tableSucceeded } from '../src/metadata/table-health.js';
 import { captureLog } from './scheduler/helpers.js';
 import { freshMetadataDb } from './helpers/stack.js';
 import { webhookServer, type WebhookServer } from './helpers/webhook-server.js';

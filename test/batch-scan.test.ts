@@ -2,13 +2,13 @@ import { Decoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BatchKeyScan } from '../src/sync/batch-scan.js';
-import { sourceColumns } from '../src/sync/catalog.js';
-import { copyToStdoutSql } from '../src/sync/encoding.js';
+import { sourceColumns } from '../src/schema/catalog.js';
+import { copyToStdoutSql } from '../src/redshift/csv.js';
 import { extractKeyedBatch } from '../src/sync/engine.js';
-import { FileQueue, extractFilesToS3 } from '../src/sync/extract.js';
+import { FileQueue, extractFilesToS3 } from '../src/extract/extract.js';
 import { SET_WATERMARK_SQL, batchKeysStepSql, declareBatchKeysSql, fullBatchFileEnds, planBatch, planTable, remainderFileCount, type TablePlan } from '../src/sync/plan.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
-import type { CopyMode, Watermark } from '../src/sync/types.js';
+import type { CopyMode, Watermark } from '../src/metadata/types.js';
 import { memorySink } from './helpers/sinks.js';
 import { freshDatabase } from './helpers/stack.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { CollapseError, TableBatch, csvFields, parseCsvFields } from '../src/cdc/collapse.js';
-import { compareLsn, formatLsn, isApplied, lsnToBigInt, normalizeLsn } from '../src/cdc/lsn.js';
-import { cdcNames } from '../src/cdc/slot.js';
+import { CollapseError, TableBatch, csvFields, parseCsvFields } from '../src/sync/cdc/collapse.js';
+import { compareLsn, formatLsn, isApplied, lsnToBigInt, normalizeLsn } from '../src/sync/cdc/lsn.js';
+import { cdcNames } from '../src/sync/cdc/slot.js';
 
 /** The staged lines read back as values (marker columns last). */
 const rows = (b: TableBatch) => [...b.lines()].map((l) => parseCsvFields(l.slice(0, -1)));

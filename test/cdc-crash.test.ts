@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdcNames } from '../src/cdc/slot.js';
+import { cdcNames } from '../src/sync/cdc/slot.js';
 import { expectReplica } from './helpers/compare.js';
 import { targetDescription } from './helpers/redshift.js';
 import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';
 
 /**
  * copy_mode CDC under kill -9 (issue 20): a `sync` process is stopped at a phase of its run
- * (REDSHIFT_LOADER_TEST_PAUSE_AT, src/cdc/pause.ts), killed there, and the next run must
+ * (REDSHIFT_LOADER_TEST_PAUSE_AT, src/sync/cdc/pause.ts), killed there, and the next run must
  * leave the target equal to the source, without duplicates.
  */
 const CLI = path.resolve(import.meta.dirname, '../src/cli/index.ts');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { applyTransaction, stageStatements, type StagedTable } from '../src/cdc/plan.js';
+import { applyTransaction, stageStatements, type StagedTable } from '../src/sync/cdc/plan.js';
 import * as sql from '../src/redshift/sql.js';
 import { showStep } from '../src/sync/fence.js';
 
-/** Every statement a CDC batch sends to Redshift (src/redshift/sql.ts builders, planned by src/cdc/plan.ts). */
+/** Every statement a CDC batch sends to Redshift (src/redshift/sql.ts builders, planned by src/sync/cdc/plan.ts). */
 const target = { schema: 'analytics', name: 'Orders' };
 const id = { name: 'id', text: false };
 const note = { name: 'note', text: true };

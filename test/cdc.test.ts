@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cdcNames, inspectSlot } from '../src/cdc/slot.js';
+import { cdcNames, inspectSlot } from '../src/sync/cdc/slot.js';
 import { expectReplica } from './helpers/compare.js';
 import { stackEnv } from './helpers/stack.js';
 import { targetDescription } from './helpers/redshift.js';

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { Decoder } from '@toondepauw/node-zstd';
 import { describe, expect, it } from 'vitest';
-import { ZSTD_FRAME_BYTES, compressionFromEnv, createCompressWriter, type Compression } from '../src/sync/compress.js';
+import { ZSTD_FRAME_BYTES, compressionFromEnv, createCompressWriter, type Compression } from '../src/extract/compress.js';
 import { loadEnv } from '../src/config/env.js';
 
 async function roundTrip(c: Compression, input: Buffer, writeSize: number): Promise<{ out: Buffer; compressed: number }> {

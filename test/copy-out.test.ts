@@ -4,8 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyOut } from '../src/sync/copy-out.js';
-import { copyToStdoutSql } from '../src/sync/encoding.js';
+import { copyOut } from '../src/extract/copy-out.js';
+import { copyToStdoutSql } from '../src/redshift/csv.js';
 import { freshDatabase } from './helpers/stack.js';
 
 /** Reads a COPY TO STDOUT completely; returns the sha256 and length of its bytes. */

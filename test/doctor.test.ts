@@ -4,7 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROBE_ROWS, probeCsvLine, probeFile } from '../src/doctor/probe.js';
 import * as dsql from '../src/doctor/sql.js';
-import { copyToStdoutSql } from '../src/sync/encoding.js';
+import { copyToStdoutSql } from '../src/redshift/csv.js';
 import { cli } from './helpers/cli.js';
 import { freshDatabase, stackEnv } from './helpers/stack.js';
 import { syncFixture, type SyncFixture } from './helpers/sync-fixture.js';

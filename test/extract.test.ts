@@ -4,9 +4,9 @@ import { Decoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client, deletePrefix } from '../src/s3/client.js';
-import type { Compression } from '../src/sync/compress.js';
-import { extractFilesToS3, extractToS3 } from '../src/sync/extract.js';
-import { CSV_NULL, copyToStdoutSql } from '../src/sync/encoding.js';
+import type { Compression } from '../src/extract/compress.js';
+import { extractFilesToS3, extractToS3 } from '../src/extract/extract.js';
+import { CSV_NULL, copyToStdoutSql } from '../src/redshift/csv.js';
 import { loadEnv } from '../src/config/env.js';
 import { freshDatabase, stackEnv } from './helpers/stack.js';
 

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFromManifest } from '../src/redshift/sql.js';
 import { checkLoadedRows } from '../src/sync/load.js';
-import { bucket, connect, prefix, put, role } from './double/helpers.js';
+import { bucket, connect, prefix, put, role } from '../packages/redshift-double/test/helpers.js';
 
 describe('the loaded-row check after COPY (against the Redshift double)', () => {
   let c: pg.Client;

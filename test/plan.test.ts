@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PlanError, batchKeysFromRows, batchKeysSql, capQuery, declareBatchKeysSql, durableWatermark, fileCount, planBatch, planFile, planTable, rowsPerFile, seenSettings, tupleToWatermark, watermarkFromRow } from '../src/sync/plan.js';
-import type { SourceColumn, TableRow } from '../src/sync/types.js';
+import type { SourceColumn, TableRow } from '../src/metadata/types.js';
 
 const cols: SourceColumn[] = [
   { name: 'id', type: 'bigint', notNull: true },

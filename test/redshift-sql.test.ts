@@ -4,7 +4,7 @@ import { readGrants } from '../src/redshift/privileges.js';
 import { Fence, showStep } from '../src/sync/fence.js';
 import { incrementalStatements, prepareSwapStatements } from '../src/sync/load.js';
 import { planTable } from '../src/sync/plan.js';
-import { CsvRecordCounter } from '../src/sync/csv-records.js';
+import { CsvRecordCounter } from '../src/extract/csv-records.js';
 import { quoteLiteral, splitColumnList } from '../src/sql/quote.js';
 
 const target = { schema: 'analytics', name: 'Orders' };

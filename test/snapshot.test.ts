@@ -1,8 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyToStdoutSql } from '../src/sync/encoding.js';
-import { extractFilesToS3 } from '../src/sync/extract.js';
+import { copyToStdoutSql } from '../src/redshift/csv.js';
+import { extractFilesToS3 } from '../src/extract/extract.js';
 import { SnapshotSessions } from '../src/sync/snapshot.js';
 import { memorySink } from './helpers/sinks.js';
 import { freshDatabase } from './helpers/stack.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseTargetType } from '../src/setup/types.js';
+import { parseTargetType } from '../src/schema/types.js';
 import { planTable, valueCheckSql, valueExampleSql } from '../src/sync/plan.js';
-import { parseValuePolicies, policyHint, selectExpr, tableValueRules, truncateBytesSql, valueRules } from '../src/sync/value-rules.js';
-import type { SourceColumn, TableRow } from '../src/sync/types.js';
+import { parseValuePolicies, policyHint, selectExpr, tableValueRules, truncateBytesSql, valueRules } from '../src/schema/value-rules.js';
+import type { SourceColumn, TableRow } from '../src/metadata/types.js';
 
 const columns: SourceColumn[] = [
   { name: 'id', type: 'integer', notNull: true },

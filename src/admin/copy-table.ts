@@ -1,14 +1,14 @@
 import type { CopyAuth } from '../redshift/sql.js';
 import { copyFromManifest } from '../redshift/sql.js';
 import { quoteIdents } from '../sql/quote.js';
-import type { Compression } from '../sync/compress.js';
-import { copyToStdoutSql } from '../sync/encoding.js';
+import type { Compression } from '../extract/compress.js';
+import { copyToStdoutSql } from '../redshift/csv.js';
 import { batchOf, type Batch, withWrites } from './batch.js';
 import { relationSql, type Relation } from './names.js';
 
 /**
  * One-off copy of a Postgres table or query to Redshift through S3, with the sync engine's
- * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as the sentinel of sync/encoding.ts, streamed into zstd
+ * pipeline: COPY (SELECT ...) TO STDOUT as quoted CSV with NULL as the sentinel of redshift/csv.ts, streamed into zstd
  * (or gzip) files on S3 (extractToS3), manifests, and COPY ... MANIFEST ZSTD CSV (copyFromManifest).
  * The optional statement runs first, in the same transaction as every COPY (so also the
  * final one): e.g. a DELETE of the rows being replaced commits together with the load.

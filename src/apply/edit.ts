@@ -1,11 +1,11 @@
-import { disableNote } from '../cdc/status.js';
+import { disableNote } from '../sync/cdc/status.js';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
 import { redactText } from '../log.js';
 import { estimateRows } from '../setup/discover.js';
-import { MetadataError, getJobByName, listTables } from '../sync/metadata.js';
-import type { JobRow, TableRow } from '../sync/types.js';
+import { MetadataError, getJobByName, listTables } from '../metadata/store.js';
+import type { JobRow, TableRow } from '../metadata/types.js';
 
 /**
  * The everyday edits of one row: enable or disable a table or a job, reset a table's
@@ -32,7 +32,7 @@ export async function setTableDisabled(db: pg.ClientBase, jobName: string, table
   await db.query('UPDATE tables SET disabled = $2 WHERE id = $1', [table.id, disabled]);
   const running = await db.query<{ by: string }>(`SELECT claimed_by AS by FROM tables WHERE id = $1 AND claimed_by IS NOT NULL AND claim_expires_at > now()`, [table.id]);
   const note = running.rows[0] ? ` (a sync is running it now, by ${running.rows[0].by}: that run finishes; the next ones ${disabled ? 'skip' : 'include'} it)` : '';
-  // copy_mode CDC (src/cdc): what disabling leaves behind on the source.
+  // copy_mode CDC (src/sync/cdc): what disabling leaves behind on the source.
   const cdc = disabled ? await disableNote(db, job.name, table) : '';
   return `job ${job.name}, table ${qualified(table)}: ${what}${note}\n${cdc}`;
 }
@@ -91,7 +91,7 @@ export async function previewReset(db: pg.ClientBase, jobName: string, tableName
   const head = `job ${job.name}, table ${qualified(table)} (${table.copyMode}${table.disabled ? ', disabled' : ''})`;
   const base = { job, table, claimedBy: claim.rows[0]?.by ?? null, claimExpiresAt: claim.rows[0]?.until ?? null };
   if (table.copyMode === 'CDC') {
-    // copy_mode CDC keeps no watermark: a reset loads the table again (src/cdc/run.ts).
+    // copy_mode CDC keeps no watermark: a reset loads the table again (src/sync/cdc/run.ts).
     return { ...base, nothingToDo: false, text: `${head}\n  reset sets cdc_loaded_lsn to NULL: the next run loads the whole table again, ${await sourceRows(job, table, env)}, in a fresh snapshot swapped in, then goes on with the job's change stream.\n` };
   }
   if (table.copyMode === 'FULL_DATA_SYNC') {

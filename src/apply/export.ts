@@ -1,6 +1,6 @@
 import { Document } from 'yaml';
 import { connect, type SessionTimeouts } from '../db/connect.js';
-import { MetadataError } from '../sync/metadata.js';
+import { MetadataError } from '../metadata/store.js';
 import { readSnapshot } from './db.js';
 import { JOB_FIELDS, SCHEDULE_FIELDS, TABLE_FIELDS, canonical, holdsPassword, type FieldSpec, type Values } from './fields.js';
 import type { Snapshot } from './plan.js';

@@ -97,7 +97,7 @@ export const LOADER_WRITTEN: Record<string, string> = {
   claimed_at: 'is a claim, written by the loader',
   claim_expires_at: 'is a claim, written by the loader',
   claim_token: 'is a claim, written by the loader',
-  // copy_mode CDC (src/cdc).
+  // copy_mode CDC (src/sync/cdc).
   cdc_loaded_lsn: 'is written by the loader (copy_mode CDC); `redshift-loader reset` sets it to NULL',
   cdc_position: 'is written by the loader (copy_mode CDC)',
   cdc_caught_up_at: 'is written by the loader (copy_mode CDC)',

@@ -2,8 +2,8 @@ import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node a
 import { z } from 'zod';
 import { redactText } from '../log.js';
 import { splitColumnList } from '../sql/quote.js';
-import { parseAt, validateTimezone } from '../scheduler/at-pattern.js';
-import { parseValuePolicies } from '../sync/value-rules.js';
+import { parseAt, validateTimezone } from '../schedule/at-pattern.js';
+import { parseValuePolicies } from '../schema/value-rules.js';
 import { COPY_MODES, JOB_FIELDS, LOADER_WRITTEN, SCHEDULE_FIELDS, TABLE_FIELDS, holdsPassword, type FieldSpec, type FieldValue, type Values } from './fields.js';
 
 /**

@@ -6,15 +6,7 @@ import { redactText } from '../log.js';
  * bug (an exception no code path expects, such as a TypeError) or with LOG_LEVEL=debug.
  */
 
-/** Bad usage or configuration (exit 2): a wrong option, an unknown job, a missing file. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** An expected failure whose message says what to do (exit 1). */
-export class CommandError extends Error {
-  override name = 'CommandError';
-}
+export { CommandError, UsageError } from '../errors.js';
 
 /** Errors that mean the user's input or configuration is wrong: exit 2. */
 const USAGE = new Set(['UsageError', 'ConfigError', 'ConnectionResolveError', 'MetadataError', 'UserError', 'CopyJsonError', 'PlanError', 'DesignError', 'AtPatternError', 'TimezoneError', 'ScheduleError', 'ReflectError', 'DeepCopyError']);

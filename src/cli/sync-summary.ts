@@ -1,4 +1,4 @@
-import { withoutWhere } from '../status/health.js';
+import { withoutWhere } from '../format.js';
 import type { JobResult } from '../sync/engine.js';
 
 /**

@@ -39,7 +39,7 @@ export const envSchema = z.object({
   REDSHIFT_SLICES: positiveInt(2),
   /** Source sessions per table sync that extract files of one batch concurrently (one snapshot). */
   EXTRACT_SESSIONS: z.coerce.number().int().min(1).max(16).default(2),
-  /** How the staging files are compressed (src/sync/compress.ts; BENCHMARKS.md measures both). */
+  /** How the staging files are compressed (src/extract/compress.ts; BENCHMARKS.md measures both). */
   COMPRESSION: z.enum(['zstd', 'gzip']).default('zstd'),
   ZSTD_LEVEL: z.coerce.number().int().min(-7).max(19).default(1),
   GZIP_LEVEL: z.coerce.number().int().min(0).max(9).default(1),
@@ -58,7 +58,7 @@ export const envSchema = z.object({
   S3_REQUEST_TIMEOUT_SECONDS: positiveInt(120),
   S3_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   BATCH_TIMEOUT_SECONDS: z.coerce.number().int().min(0).default(3600),
-  /** copy_mode CDC (src/cdc): changes per drained batch (one Redshift transaction each), and its size bound. */
+  /** copy_mode CDC (src/sync/cdc): changes per drained batch (one Redshift transaction each), and its size bound. */
   CDC_BATCH_ROWS: positiveInt(100_000),
   CDC_BATCH_MB: positiveInt(64),
   /** `status` warns about a replication slot that retains more WAL than this, or lags more than this. */

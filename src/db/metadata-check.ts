@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { CommandError } from '../cli/errors.js';
+import { CommandError } from '../errors.js';
 import { connectError, endpointOf } from './endpoint.js';
 import { readMigrations } from './migrate.js';
 import type { SessionTimeouts } from './connect.js';

@@ -10,12 +10,12 @@ import { redactText, type Logger } from '../log.js';
 import { copyFromManifest, dropTempTable, lastCopyCount, type CopyAuth } from '../redshift/sql.js';
 import { S3Error, createS3Client, deletePrefix, getText, listKeys, manifestFor, putText, s3Url } from '../s3/client.js';
 import { quoteIdent, qualify } from '../sql/quote.js';
-import { compressionFromEnv, fileSuffix } from '../sync/compress.js';
-import { CSV_NULL } from '../sync/encoding.js';
+import { compressionFromEnv, fileSuffix } from '../extract/compress.js';
+import { CSV_NULL } from '../redshift/csv.js';
 import { copyAuth, jobS3 } from '../sync/engine.js';
 import { describeLoadErrors } from '../sync/load.js';
-import * as meta from '../sync/metadata.js';
-import type { JobRow, TableRow } from '../sync/types.js';
+import * as meta from '../metadata/store.js';
+import type { JobRow, TableRow } from '../metadata/types.js';
 import { PROBE_ROWS, probeFile } from './probe.js';
 import * as dsql from './sql.js';
 

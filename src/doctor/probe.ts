@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import type { Encoder } from '@toondepauw/node-zstd';
-import type { Compression } from '../sync/compress.js';
-import { CSV_NULL } from '../sync/encoding.js';
+import type { Compression } from '../extract/compress.js';
+import { CSV_NULL } from '../redshift/csv.js';
 
 /**
  * The rows `doctor` loads into the cluster to see that it reads what the loader writes:
  * the cases where a CSV dialect or a decompressor would go wrong, in the loader's own CSV
- * (src/sync/encoding.ts: every value quoted, NULL as the bare sentinel), the timestamps
+ * (src/redshift/csv.ts: every value quoted, NULL as the bare sentinel), the timestamps
  * as the extract prints them (UTC session, ISO).
  */
 export interface ProbeRow {

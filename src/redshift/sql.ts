@@ -1,6 +1,6 @@
 import { qualify, quoteIdent, quoteIdents, quoteLiteral } from '../sql/quote.js';
-import { REDSHIFT_CSV_OPTIONS } from '../sync/encoding.js';
-import { copyCompressionOption, type Compression } from '../sync/compress.js';
+import { REDSHIFT_CSV_OPTIONS } from './csv.js';
+import { copyCompressionOption, type Compression } from './compression.js';
 
 /**
  * Every statement the sync engine sends to Redshift is built here (and snapshot-tested in
@@ -39,7 +39,7 @@ function authClause(auth: CopyAuth): string {
 
 /**
  * The load: one COPY over a manifest of zstd or gzip CSV files in the dialect of
- * src/sync/encoding.ts, so NULL and '' both survive (see README, Encoding).
+ * src/redshift/csv.ts, so NULL and '' both survive (see README, Encoding).
  */
 export function copyFromManifest(o: CopyOptions): string {
   const target = tableSql(o.table);
@@ -491,7 +491,7 @@ export function startSnapshot(table: TableRef): string {
 export const SET_ISO_DATESTYLE = `SET datestyle TO 'ISO, MDY'`;
 
 // ---------------------------------------------------------------------------------------
-// Log-based change capture (copy_mode CDC, src/cdc): the staging table of a drained batch,
+// Log-based change capture (copy_mode CDC, src/sync/cdc): the staging table of a drained batch,
 // its apply statements and the applied position. Pure, like everything above.
 // ---------------------------------------------------------------------------------------
 

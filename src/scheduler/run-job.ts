@@ -3,7 +3,7 @@ import type { Env } from '../config/env.js';
 import { connect, timeoutsFromEnv } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { syncJobRow, tableClaimsFor } from '../sync/engine.js';
-import { getJobById } from '../sync/metadata.js';
+import { getJobById } from '../metadata/store.js';
 import { verifyDueTables } from '../verify/schedule.js';
 import type { RunJob, RunScope } from './worker.js';
 

@@ -2,8 +2,8 @@ import type { Env } from '../config/env.js';
 import { connect, timeoutsFromEnv } from '../db/connect.js';
 import type { Logger } from '../log.js';
 import { syncJobRow, tableClaimsFor, type JobResult } from '../sync/engine.js';
-import { getJobByName } from '../sync/metadata.js';
-import { JobClaims, makeWorkerId } from './claims.js';
+import { getJobByName } from '../metadata/store.js';
+import { JobClaims, makeWorkerId } from '../metadata/claims.js';
 
 /**
  * `redshift-loader run --job NAME`: the worker's run of a job, now, in this process. It

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import type { Env } from '../config/env.js';
 import { redactText, type Logger } from '../log.js';
-import { JobClaims, makeWorkerId, type Claim } from './claims.js';
-import { matchesAt } from './at-pattern.js';
-import { isDue, parseSchedule, stateAfterRun, type DueDecision } from './due.js';
-import { PgEventStore, type EventRow, type EventStore } from './store.js';
+import { JobClaims, makeWorkerId, type Claim } from '../metadata/claims.js';
+import { matchesAt } from '../schedule/at-pattern.js';
+import { isDue, parseSchedule, stateAfterRun, type DueDecision } from '../schedule/due.js';
+import { PgEventStore, type EventRow, type EventStore } from '../metadata/schedules.js';
 
 /**
  * The worker loop. Every WORKER_TICK_SECONDS it decides (pure, `isDue`) which enabled

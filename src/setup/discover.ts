@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import type { CopyMode } from '../sync/types.js';
+import type { CopyMode } from '../metadata/types.js';
 import { quoteIdent } from '../sql/quote.js';
-import type { NumericProfile, PgTypeKind } from './types.js';
+import type { NumericProfile, PgTypeKind } from '../schema/types.js';
 
 /**
  * Discovery: which tables and views a source offers, and what keys a sync can use.

@@ -1,9 +1,9 @@
-import { cdcNames } from '../cdc/slot.js';
+import { cdcNames } from '../sync/cdc/slot.js';
 import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
-import * as meta from '../sync/metadata.js';
-import type { CopyMode, JobRow, TableRow } from '../sync/types.js';
+import * as meta from '../metadata/store.js';
+import type { CopyMode, JobRow, TableRow } from '../metadata/types.js';
 
 /**
  * `redshift-loader grants --job NAME`: the least-privilege SQL for the job's two users,
@@ -50,7 +50,7 @@ export function grantsSql(g: GrantsInput): string {
   L.push(`GRANT pg_read_all_stats TO ${su};`);
   const cdc = g.tables.filter((t) => t.copyMode === 'CDC');
   if (cdc.length > 0) {
-    // copy_mode CDC (src/cdc): a replication slot and a publication named after the job.
+    // copy_mode CDC (src/sync/cdc): a replication slot and a publication named after the job.
     L.push('-- copy_mode CDC reads the write-ahead log (Amazon RDS/Aurora: GRANT rds_replication TO the user instead),');
     L.push("-- creates the job's publication, and writes one marker message per run (BEGIN READ WRITE):");
     L.push(`ALTER ROLE ${su} WITH REPLICATION;`);

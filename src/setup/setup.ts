@@ -3,13 +3,13 @@ import { resolveConnectionString } from '../config/connection.js';
 import { connect, connectRedshift, defaultTimeZone } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
 import { splitColumnList } from '../sql/quote.js';
-import * as meta from '../sync/metadata.js';
-import type { CopyMode, JobRow, TableRow } from '../sync/types.js';
-import { createSchemaSql, createTableSql, designTable, type DesignOverrides } from './ddl.js';
+import * as meta from '../metadata/store.js';
+import type { CopyMode, JobRow, TableRow } from '../metadata/types.js';
+import { createSchemaSql, createTableSql, designTable, type DesignOverrides } from '../schema/ddl.js';
 import { discover, type DiscoveredTable } from './discover.js';
-import { readTargetColumns } from './drift.js';
-import type { RedshiftType } from './types.js';
-import { VALUE_POLICIES, valueRules } from '../sync/value-rules.js';
+import { readTargetColumns } from '../schema/drift.js';
+import type { RedshiftType } from '../schema/types.js';
+import { VALUE_POLICIES, valueRules } from '../schema/value-rules.js';
 
 /**
  * `redshift-loader setup --job NAME`: discover the source, print what was chosen and why,

@@ -97,7 +97,7 @@ export async function startEmbeddedPostgres(opts: { dir: string; port?: number }
     persistent: false,
     createPostgresUser: true,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      // Log-based change capture (copy_mode CDC, src/cdc): logical decoding and room for one
+      // Log-based change capture (copy_mode CDC, src/sync/cdc): logical decoding and room for one
       // slot and one walsender per job (tests run many jobs at once).
       '-c', 'wal_level=logical', '-c', 'max_replication_slots=100', '-c', 'max_wal_senders=100'],
     onLog: (m: unknown) => {

@@ -1,7 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startRedshiftDouble, type RedshiftDouble } from '../double/index.js';
+import { startRedshiftDouble, type RedshiftDouble } from 'redshift-double';
 import type { Logger } from '../log.js';
 import { externalPostgres, startEmbeddedPostgres, type PostgresServer } from './postgres.js';
 import { startS3Server, type S3Server } from './s3.js';
@@ -25,7 +25,7 @@ export interface StackEnv {
   DATABASE_URL: string;
   SOURCE_URL: string;
   REDSHIFT_URL: string;
-  /** The Redshift double's Serverless flavour on the same upstream (src/double/README.md). */
+  /** The Redshift double's Serverless flavour on the same upstream (packages/redshift-double/README.md). */
   REDSHIFT_SERVERLESS_URL: string;
   S3_ENDPOINT: string;
   S3_BUCKET: string;

@@ -1,6 +1,9 @@
 import type pg from 'pg';
-import { parseSchedule, type ScheduleConfig } from '../scheduler/due.js';
-import { nextRunAt, tableDueAt } from '../scheduler/next-run.js';
+import { humanSeconds, utcText, withoutWhere } from '../format.js';
+
+export { humanSeconds, utcText, withoutWhere };
+import { parseSchedule, type ScheduleConfig } from '../schedule/due.js';
+import { nextRunAt, tableDueAt } from '../schedule/next-run.js';
 
 /**
  * Is everything healthy? From the metadata DB alone (what the workers wrote), so `status`
@@ -89,20 +92,7 @@ interface TableRaw {
   alert_behind: boolean;
 }
 
-export function humanSeconds(s: number): string {
-  if (s < 120) return `${Math.round(s)} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
-  return `${Math.round(s / 86400)} days`;
-}
 
-/** An error without its leading `job "x", table s.t: ` when the line names them already. */
-export function withoutWhere(error: string, job: string, table: string): string {
-  const where = `job "${job}", table ${table}: `;
-  return error.startsWith(where) ? error.slice(where.length) : error;
-}
-
-export const utcText = (d: Date | null) => (d ? `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC` : 'never');
 
 const oneLine = (t: string, max = 300) => {
   const x = t.replace(/\s+/g, ' ').trim();

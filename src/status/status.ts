@@ -2,11 +2,11 @@ import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import { connect } from '../db/connect.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
-import { sourceColumns } from '../sync/catalog.js';
-import { collectSlots, slotLagText, type SlotThresholds } from '../cdc/status.js';
-import { listTables } from '../sync/metadata.js';
+import { sourceColumns } from '../schema/catalog.js';
+import { collectSlots, slotLagText, type SlotThresholds } from '../sync/cdc/status.js';
+import { listTables } from '../metadata/store.js';
 import { WM_SETTING, keysetPredicate, planTable, watermarkFromRow } from '../sync/plan.js';
-import type { JobRow, TableRow } from '../sync/types.js';
+import type { JobRow, TableRow } from '../metadata/types.js';
 
 /** `redshift-loader status`: one line per table, from the metadata DB plus a look at the source. */
 export interface TableStatus {
@@ -61,7 +61,7 @@ export async function collectStatus(db: pg.ClientBase, jobName?: string, cdcThre
   );
   if (jobName && jobs.rowCount === 0) throw new Error(`job "${jobName}" not found in the jobs table`);
   const out: TableStatus[] = [];
-  // copy_mode CDC: each job's replication slot (src/cdc/status.ts).
+  // copy_mode CDC: each job's replication slot (src/sync/cdc/status.ts).
   const slots = new Map((await collectSlots(db, jobName, cdcThresholds)).map((s) => [s.job, s]));
   for (const job of jobs.rows) {
     const tables = await listTables(db, job.id);

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Watermark } from './types.js';
+import type { Watermark } from '../metadata/types.js';
 import {
   CLOSE_BATCH_KEYS_SQL,
   SET_WATERMARK_SQL,

@@ -1,4 +1,4 @@
-import { cdcNames } from '../cdc/slot.js';
+import { cdcNames } from './cdc/slot.js';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
@@ -6,12 +6,12 @@ import { connect, connectRedshift } from '../db/connect.js';
 import { redactText } from '../log.js';
 import { keyProblems } from '../redshift/sql.js';
 import { Fence, showStep } from './fence.js';
-import { selectColumns } from '../setup/ddl.js';
-import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../setup/drift.js';
-import { compressionFromEnv } from './compress.js';
+import { selectColumns } from '../schema/ddl.js';
+import { planDrift, readTargetColumns, sourceColumnsForDrift } from '../schema/drift.js';
+import { compressionFromEnv } from '../extract/compress.js';
 import { copyAuth, jobS3, matchesGlob } from './engine.js';
 import * as load from './load.js';
-import * as meta from './metadata.js';
+import * as meta from '../metadata/store.js';
 import {
   CLOSE_BATCH_KEYS_SQL,
   OPEN_TRANSACTIONS_SQL,
@@ -30,9 +30,9 @@ import {
   valueCheckSql,
   watermarkFromRow,
 } from './plan.js';
-import { hasRowXmin, sourceRelation } from './catalog.js';
-import { parseTargetType } from '../setup/types.js';
-import { tableValueRules } from './value-rules.js';
+import { hasRowXmin, sourceRelation } from '../schema/catalog.js';
+import { parseTargetType } from '../schema/types.js';
+import { tableValueRules } from '../schema/value-rules.js';
 
 const literal = (v: string) => `'${v.replace(/'/g, "''")}'`;
 /** A statement with its $n parameters, as a psql-ready line plus the values in a comment. */
@@ -66,8 +66,8 @@ export async function dryRunJob(metadataUrl: string, jobName: string, tableGlob:
         const where = `job "${job.name}", table ${name}`;
         out.push(`-- ${where}`);
         if (t.copyMode === 'CDC') {
-          // copy_mode CDC (src/cdc): its batches are what the slot holds; reading them would consume nothing but is not a plan.
-          out.push(`-- mode CDC: drained with the job's other CDC tables from replication slot "${cdcNames(job.name).slot}" (publication "${cdcNames(job.name).publication}"); each batch is staged and applied in one Redshift transaction (see src/cdc/plan.ts); --dry-run does not read the slot`);
+          // copy_mode CDC (src/sync/cdc): its batches are what the slot holds; reading them would consume nothing but is not a plan.
+          out.push(`-- mode CDC: drained with the job's other CDC tables from replication slot "${cdcNames(job.name).slot}" (publication "${cdcNames(job.name).publication}"); each batch is staged and applied in one Redshift transaction (see src/sync/cdc/plan.ts); --dry-run does not read the slot`);
           continue;
         }
         try {

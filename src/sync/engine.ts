@@ -4,23 +4,23 @@ import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
 import pg from 'pg';
 import { connect, connectRedshift, defaultTimeZone, destroyClient, timeoutsFromEnv } from '../db/connect.js';
-import { ClaimLostError, TableClaims, makeWorkerId } from '../scheduler/claims.js';
-import { tableFailed, tableSucceeded } from '../scheduler/table-state.js';
+import { ClaimLostError, TableClaims, makeWorkerId } from '../metadata/claims.js';
+import { tableFailed, tableSucceeded } from '../metadata/table-health.js';
 import { redactText, type Logger } from '../log.js';
 import { dropTable, type CopyAuth } from '../redshift/sql.js';
 import { qualify, quoteLiteral } from '../sql/quote.js';
 import { abortUploads, createS3Client, deletePrefix, listKeys, manifestFor, putText, s3Url } from '../s3/client.js';
-import { selectColumns } from '../setup/ddl.js';
-import { detectDeletes } from '../setup/delete-detection.js';
-import { checkAndApplyDrift, sourceColumnsForDrift } from '../setup/drift.js';
-import { compressionFromEnv } from './compress.js';
+import { selectColumns } from '../schema/ddl.js';
+import { detectDeletes } from './delete-detection.js';
+import { checkAndApplyDrift, sourceColumnsForDrift } from '../schema/drift.js';
+import { compressionFromEnv } from '../extract/compress.js';
 import { BatchKeyScan, type KeyRange, type ScannedBatch } from './batch-scan.js';
-import { hasRowXmin, sourceRelation } from './catalog.js';
-import { FileQueue, extractFilesToS3, extractToS3, type ExtractFilesOptions, type ExtractResult, type FileExtract } from './extract.js';
+import { hasRowXmin, sourceRelation } from '../schema/catalog.js';
+import { FileQueue, extractFilesToS3, extractToS3, type ExtractFilesOptions, type ExtractResult, type FileExtract } from '../extract/extract.js';
 import { Fence, FenceError } from './fence.js';
 import { SnapshotSessions } from './snapshot.js';
 import * as load from './load.js';
-import * as meta from './metadata.js';
+import * as meta from '../metadata/store.js';
 import {
   NullKeyError,
   OPEN_TRANSACTIONS_SQL,
@@ -44,9 +44,9 @@ import {
   watermarkFromRow,
   type TablePlan,
 } from './plan.js';
-import type { JobRow, TableRow, Watermark } from './types.js';
+import type { JobRow, TableRow, Watermark } from '../metadata/types.js';
 import { checkBatchValues } from './value-check.js';
-import { policyHint, tableValueRules } from './value-rules.js';
+import { policyHint, tableValueRules } from '../schema/value-rules.js';
 
 export interface SyncDeps {
   env: Env;
@@ -66,7 +66,7 @@ export interface SyncDeps {
    */
   claims?: TableClaims;
   /**
-   * copy_mode CDC's initial load (src/cdc): every batch reads this exported source snapshot
+   * copy_mode CDC's initial load (src/sync/cdc): every batch reads this exported source snapshot
    * (`SET TRANSACTION SNAPSHOT`), the one the job's change stream starts from.
    */
   snapshot?: string;
@@ -185,21 +185,21 @@ export async function syncJobRow(db: pg.ClientBase, job: JobRow, opts: { tableGl
     if (table.copyMode === 'CDC') continue;
     results.push(await claimAndSyncTable(db, job, table, deps));
   }
-  // copy_mode CDC (src/cdc): the job's CDC tables are drained together from its replication
+  // copy_mode CDC (src/sync/cdc): the job's CDC tables are drained together from its replication
   // slot, in one Redshift transaction per batch. A job whose CDC rows are all disabled is
   // told what its slot still holds.
   // The slot is the job's, so a CDC drain always covers every enabled CDC table (a --table
   // glob that matches one of them runs them all).
   const cdc = tables.some((t) => t.copyMode === 'CDC') || !opts.tableGlob ? all.filter((t) => !t.disabled && t.copyMode === 'CDC') : [];
   if ((cdc.length > 0 || (!opts.tableGlob && all.some((t) => t.copyMode === 'CDC'))) && !deps.signal?.aborted) {
-    const { runCdcJob } = await import('../cdc/run.js');
+    const { runCdcJob } = await import('./cdc/run.js');
     results.push(...(await runCdcJob(db, job, cdc, deps)));
   }
   return { job: job.name, ok: results.every((r) => r.ok), tables: results };
 }
 
 /**
- * copy_mode CDC's initial load of one table (src/cdc/run.ts), while the caller holds its
+ * copy_mode CDC's initial load of one table (src/sync/cdc/run.ts), while the caller holds its
  * claim: FULL_DATA_SYNC's keyed batches into a swap table, swapped in (so rows the target
  * holds from before and the source no longer has go too), every batch in the source
  * snapshot `deps.snapshot`.

@@ -4,8 +4,8 @@ import * as sql from '../redshift/sql.js';
 import { qualify } from '../sql/quote.js';
 import { readGrants } from '../redshift/privileges.js';
 import type { TableRef, CopyAuth } from '../redshift/sql.js';
-import { mapType, parseTargetType, type RedshiftType } from '../setup/types.js';
-import type { Compression } from './compress.js';
+import { mapType, parseTargetType, type RedshiftType } from '../schema/types.js';
+import type { Compression } from '../extract/compress.js';
 import { type Fence, type Step } from './fence.js';
 import type { TablePlan } from './plan.js';
 

@@ -1,7 +1,7 @@
 import { qualify, quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
-import { copyToStdoutSql } from './encoding.js';
-import type { CopyMode, SeenRecord, SourceColumn, TableRow, Watermark } from './types.js';
-import { ruleLabel, rulesToCheck, selectExpr, type ValueRule } from './value-rules.js';
+import { copyToStdoutSql } from '../redshift/csv.js';
+import type { CopyMode, SeenRecord, SourceColumn, TableRow, Watermark } from '../metadata/types.js';
+import { ruleLabel, rulesToCheck, selectExpr, type ValueRule } from '../schema/value-rules.js';
 
 /**
  * The extract planner: pure. From a tables row, the source catalog and a watermark it

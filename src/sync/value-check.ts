@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { SET_FILE_BOUNDS_SQL, planFile, valueCheckSql, valueCounts, valueExampleSql, type TablePlan } from './plan.js';
-import { VALUE_POLICIES, type ValueRule } from './value-rules.js';
-import type { Watermark } from './types.js';
+import { VALUE_POLICIES, type ValueRule } from '../schema/value-rules.js';
+import type { Watermark } from '../metadata/types.js';
 
 /**
  * A batch holds a value its Redshift column cannot take and that Redshift would not refuse

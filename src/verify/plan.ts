@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { quoteIdent, quoteIdents, splitColumnList } from '../sql/quote.js';
-import { parseTargetType } from '../setup/types.js';
+import { parseTargetType } from '../schema/types.js';
 import { seenFilterSql, seenSettings, type TablePlan } from '../sync/plan.js';
-import type { CopyMode, TableRow } from '../sync/types.js';
-import { canonicalColumn, type ColumnCanon, type SkippedColumn } from './canonical.js';
+import type { CopyMode, TableRow } from '../metadata/types.js';
+import { canonicalColumn, type ColumnCanon, type SkippedColumn } from '../schema/canonical.js';
 import type { KeyCanon, RowShape } from './sql.js';
 
 /**
@@ -233,7 +233,7 @@ function livePlan(p: PlanInput, x: LiveContext): LivePlan {
           ', so every row is compared and rows changed at the source since then show as differences (set updated_key on the tables row to leave them out)',
       );
     case 'CDC':
-      // copy_mode CDC (src/cdc): the target is the source as of the position its last run drained to.
+      // copy_mode CDC (src/sync/cdc): the target is the source as of the position its last run drained to.
       return NONE('CDC: the target is the source as of the WAL position its last run drained to, so every row is compared and rows changed at the source since then show as differences');
     case 'INSERT_ONLY': {
       if (x.primaryKey.length === 0) throw new VerifyConfigError(`${x.where}: copy_mode INSERT_ONLY needs primary_key`);

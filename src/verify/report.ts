@@ -1,5 +1,5 @@
-import type { CopyMode } from '../sync/types.js';
-import type { SkippedColumn } from './canonical.js';
+import type { CopyMode } from '../metadata/types.js';
+import type { SkippedColumn } from '../schema/canonical.js';
 import type { CompareResult, Differences, LeafRow } from './compare.js';
 import type { VerifyPlan } from './plan.js';
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { redactText } from '../log.js';
-import type { JobRow } from '../sync/types.js';
+import type { JobRow } from '../metadata/types.js';
 import type { TableReport } from './report.js';
 import { verifyJobRow, type VerifyDeps } from './run.js';
 import { dueVerifyTableIds } from './store.js';

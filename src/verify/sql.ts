@@ -1,6 +1,8 @@
 import { keyParamMatch, type KeyColumn } from '../redshift/sql.js';
 import { qualify, quoteIdent } from '../sql/quote.js';
-import type { ColumnCanon } from './canonical.js';
+import { canonOf, keyTextSql, md5SliceSql, type ColumnCanon, type Dialect, type KeyCanon } from '../schema/canonical.js';
+
+export { keyTextSql, md5SliceSql, type Dialect, type KeyCanon };
 
 /**
  * The SQL verify runs on each side, built from the canonical column forms (canonical.ts).
@@ -21,16 +23,7 @@ import type { ColumnCanon } from './canonical.js';
  * Redshift (SUM of BIGINT would overflow). Order-independent, so each side scans in its own
  * order; 60 bits per range make a false match a chance of about 1 in 10^18.
  */
-export type Dialect = 'postgres' | 'redshift';
 
-/** The key columns as verify uses them: canonical text, native text, and how to match it exactly. */
-export interface KeyCanon {
-  canon: ColumnCanon;
-  /** Target type family: `varchar` needs OCTET_LENGTH beside `=` (trailing blanks), integers allow ranges. */
-  targetFamily: string;
-  /** Source format_type (casts in lookups). */
-  sourceType: string;
-}
 
 export interface RowShape {
   columns: ColumnCanon[];
@@ -41,9 +34,6 @@ export interface RowShape {
 const cref = (i: number) => `c${i}`;
 
 /** The canonical value of a column over the table's own column (a complete expression). */
-function canonOf(d: Dialect, col: ColumnCanon): string {
-  return d === 'postgres' ? col.source : col.target;
-}
 
 /** What the fenced inner query computes for a column (Postgres may split the canonical value in two steps). */
 function innerOf(d: Dialect, col: ColumnCanon): string {
@@ -82,15 +72,6 @@ export function rowTextSql(d: Dialect, shape: RowShape): string {
   return shape.columns.map((c, i) => pieceSql(d, c, outerOf(d, c, cref(i)), shape.longValueBytes)).join(' || CHR(31) || ');
 }
 
-/**
- * The integer value of `len` (at most 15) hex digits of an MD5 (hex text `h`) from 1-based
- * `start`: Postgres converts with a bit-string cast, Redshift with STRTOL (r_STRTOL.html).
- * Both are exact, so the two sides agree on every value. Delete detection and verify share it.
- */
-export function md5SliceSql(d: Dialect, h: string, start: number, len: number): string {
-  if (!Number.isInteger(start) || !Number.isInteger(len) || start < 1 || len < 1 || len > 15 || start + len > 33) throw new Error('md5SliceSql: a slice of 1 to 15 of the 32 hex digits');
-  return d === 'postgres' ? `('x' || substr(${h}, ${start}, ${len}))::bit(${4 * len})::bigint` : `STRTOL(SUBSTRING(${h}, ${start}, ${len}), 16)`;
-}
 
 /** The integer value of hex digits 1..15 of an MD5 (hex text `h`). */
 export function md5NumberSql(d: Dialect, h: string): string {
@@ -101,11 +82,6 @@ function sumSql(d: Dialect, n: string): string {
   return d === 'postgres' ? `sum(${n})::text` : `CAST(SUM(CAST(${n} AS DECIMAL(38,0))) AS VARCHAR(64))`;
 }
 
-/** The key's text for hash buckets: the key columns' canonical texts joined by CHR(31), over the table's columns. */
-export function keyTextSql(d: Dialect, key: readonly KeyCanon[]): string {
-  const parts = key.map((k) => canonOf(d, k.canon));
-  return parts.join(d === 'postgres' ? ' || chr(31) || ' : ' || CHR(31) || ');
-}
 
 /**
  * How the key space is cut:

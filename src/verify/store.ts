@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { TableRow } from '../sync/types.js';
+import type { TableRow } from '../metadata/types.js';
 import { summarizeReport, type TableReport } from './report.js';
 
 /** Metadata rows verify writes: the table's last verify, and the sync_runs row of a repair. Parameterized SQL only. */

@@ -2,9 +2,9 @@ import { Encoder } from '@toondepauw/node-zstd';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFromManifest } from '../../src/redshift/sql.js';
-import { CSV_NULL } from '../../src/sync/encoding.js';
+import { CSV_NULL } from '../../src/redshift/csv.js';
 import type { LoadErrorRow as LoadError } from '../../src/sync/load.js';
-import { auth, bucket, client, connect, errorOf, prefix, put, rows, sendCancel, waitFor } from './helpers.js';
+import { auth, bucket, client, connect, errorOf, prefix, put, rows, sendCancel, waitFor } from '../../packages/redshift-double/test/helpers.js';
 
 /**
  * A common dialect that is not the loader's: gzip CSV with Redshift's default NULL string

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedshift, resolveRedshiftConnection } from '../../src/admin/connection.js';
 import { connectRedshift } from '../../src/db/connect.js';
-import { client, connect, errorOf, rows } from './helpers.js';
+import { client, connect, errorOf, rows } from '../../packages/redshift-double/test/helpers.js';
 
 /**
  * r_names.html, r_enable_case_sensitive_identifier.html: ASCII letters of quoted

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRetryableConflict } from '../../src/sync/load.js';
 import { freshDatabase } from '../helpers/stack.js';
-import { auth, client, errorOf, prefix, put, rows } from './helpers.js';
+import { auth, client, errorOf, prefix, put, rows } from '../../packages/redshift-double/test/helpers.js';
 
 /**
  * Isolation (c_serial_isolation.html, r_BEGIN.html, r_CREATE_DATABASE.html,

@@ -1,6 +1,6 @@
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FileSink } from '../../src/sync/extract.js';
+import type { FileSink } from '../../src/extract/extract.js';
 
 /** Keeps each file's compressed bytes in memory (small test data), keyed by S3 key. */
 export function memorySink(files: Map<string, Buffer>) {

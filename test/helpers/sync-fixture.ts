@@ -109,7 +109,18 @@ export async function quiesce(f: Pick<SyncFixture, 'source'>, timeoutMs = 30_000
   for (;;) {
     const r = await f.source('SELECT txid_snapshot_xmin(txid_current_snapshot()) > $1::bigint AS ok', [xid]);
     if (r.rows[0].ok) return;
-    if (Date.now() > end) throw new Error(`quiesce: a transaction older than ${xid} is still open on the source server after ${timeoutMs} ms`);
+    if (Date.now() > end) {
+      const holders = await f.source(
+        `SELECT datname, application_name, state, backend_type, backend_xid::text AS xid, backend_xmin::text AS xmin,
+                now() - xact_start AS age, left(query, 120) AS query
+           FROM pg_stat_activity WHERE backend_xid IS NOT NULL OR backend_xmin IS NOT NULL ORDER BY xact_start NULLS LAST`,
+      );
+      const slots = await f.source(`SELECT slot_name, database, active, xmin::text, catalog_xmin::text FROM pg_replication_slots`);
+      throw new Error(
+        `quiesce: a transaction older than ${xid} is still open on the source server after ${timeoutMs} ms; ` +
+          `holders: ${JSON.stringify(holders.rows)}; slots: ${JSON.stringify(slots.rows)}`,
+      );
+    }
     await new Promise((res) => setTimeout(res, 50));
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AtPatternError, TimezoneError, matchesAt, parseAt, validateTimezone } from '../../src/scheduler/at-pattern.js';
+import { AtPatternError, TimezoneError, matchesAt, parseAt, validateTimezone } from '../../src/schedule/at-pattern.js';
 
 const utc = (hhmm: string, day = '2026-01-15') => new Date(`${day}T${hhmm}:00Z`);
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { JobClaims } from '../../src/scheduler/claims.js';
+import { JobClaims } from '../../src/metadata/claims.js';
 import { startWorker, type Worker } from '../../src/scheduler/worker.js';
 import { ENV, addJob, captureLog, eventRow, fakeClock, recordingRunner, sleep, testScope, untilAborted, type Call } from './helpers.js';
 

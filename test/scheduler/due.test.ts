@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AtPatternError, TimezoneError } from '../../src/scheduler/at-pattern.js';
-import { ScheduleError, backoffSeconds, isDue, stateAfterRun, type ScheduleConfig, type ScheduleState } from '../../src/scheduler/due.js';
+import { AtPatternError, TimezoneError } from '../../src/schedule/at-pattern.js';
+import { ScheduleError, backoffSeconds, isDue, stateAfterRun, type ScheduleConfig, type ScheduleState } from '../../src/schedule/due.js';
 
 const NEVER: ScheduleState = { lastSucceededAt: null, failureCount: 0, retryAt: null };
 const ok = (at: Date): ScheduleState => ({ lastSucceededAt: at, failureCount: 0, retryAt: null });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isDue } from '../../src/scheduler/due.js';
-import { firstInWindow, nextRunAt, tableDueAt } from '../../src/scheduler/next-run.js';
+import { isDue } from '../../src/schedule/due.js';
+import { firstInWindow, nextRunAt, tableDueAt } from '../../src/schedule/next-run.js';
 
 const d = (iso: string) => new Date(iso);
 const NEVER = { lastSucceededAt: null, failureCount: 0, retryAt: null };

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { readTargetColumns } from '../../src/setup/drift.js';
+import { readTargetColumns } from '../../src/schema/drift.js';
 import { runSetup } from '../../src/setup/setup.js';
-import { parseTargetType } from '../../src/setup/types.js';
+import { parseTargetType } from '../../src/schema/types.js';
 import { connectRedshift } from '../../src/db/connect.js';
 import { targetDescription } from '../helpers/redshift.js';
 import { expectReplica } from '../helpers/compare.js';

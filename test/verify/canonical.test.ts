@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSetup } from '../../src/setup/setup.js';
 import { quoteIdent } from '../../src/sql/quote.js';
-import { canonicalColumn, type ColumnCanon } from '../../src/verify/canonical.js';
+import { canonicalColumn, type ColumnCanon } from '../../src/schema/canonical.js';
 import { verifyColumnsOf } from '../../src/verify/plan.js';
-import { sourceColumnsForDrift } from '../../src/setup/drift.js';
+import { sourceColumnsForDrift } from '../../src/schema/drift.js';
 import { targetDescription } from '../helpers/redshift.js';
 import { syncFixture, type SyncFixture } from '../helpers/sync-fixture.js';
 import type pg from 'pg';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as rsql from '../../src/redshift/sql.js';
-import type { TableRow } from '../../src/sync/types.js';
+import type { TableRow } from '../../src/metadata/types.js';
 import { compareKeys, matchRows, restrictionsFor, type LeafRow } from '../../src/verify/compare.js';
 import { planVerify, type PlanInput } from '../../src/verify/plan.js';
 import { planTable } from '../../src/sync/plan.js';

@@ -1,7 +1,7 @@
 import type { SyncFixture } from '../helpers/sync-fixture.js';
 
 /**
- * A source table with a column of every type the loader maps (src/setup/types.ts mapType),
+ * A source table with a column of every type the loader maps (src/schema/types.ts mapType),
  * holding the values that are hard to carry: NULL and '', trailing blanks, multibyte text,
  * microseconds, zones, BC dates, scales, JSON with nulls and separators inside strings.
  */

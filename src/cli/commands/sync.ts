@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 /** The job's enabled tables that `--table` selects; a usage error naming them all when none does. */
 async function checkTables(env: Env, jobName: string, glob: string | undefined): Promise<void> {
   const { withConnection } = await import('../../db/connect.js');
-  const meta = await import('../../sync/metadata.js');
+  const meta = await import('../../metadata/store.js');
   const { matchesGlob } = await import('../../sync/engine.js');
   await withConnection(env.DATABASE_URL!, async (db) => {
     const job = await meta.getJobByName(db, jobName);

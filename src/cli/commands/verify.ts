@@ -20,7 +20,7 @@ export function registerVerify(program: Command): void {
         async ({ env, log }) => {
           const { verifyJob, tableOk } = await import('../../verify/run.js');
           const { formatTableReport, summarizeReport } = await import('../../verify/report.js');
-          const { MetadataError } = await import('../../sync/metadata.js');
+          const { MetadataError } = await import('../../metadata/store.js');
           let r;
           try {
             r = await verifyJob(env.DATABASE_URL!, opts.job, { tableGlob: opts.table, repair: opts.repair }, { env, log });

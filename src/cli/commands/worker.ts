@@ -11,9 +11,9 @@ export function registerWorker(program: Command): void {
       runCommand(['DATABASE_URL'], async ({ env, log }) => {
         const { migrate } = await import('../../db/migrate.js');
         const { startWorker, DEFAULT_GRACE_MS } = await import('../../scheduler/worker.js');
-        const { makeWorkerId } = await import('../../scheduler/claims.js');
+        const { makeWorkerId } = await import('../../metadata/claims.js');
         const { syncRunner } = await import('../../scheduler/run-job.js');
-        const { checkLagAlerts } = await import('../../alerts/lag.js');
+        const { checkLagAlerts } = await import('../../status/lag-alerts.js');
         const { flushAlerts } = await import('../../alerts/webhook.js');
         // The signal handlers first: a SIGTERM while migrating or starting (a deploy
         // restarting the dyno) still ends in a clean stop, not in the default kill.
