@@ -6,6 +6,16 @@ import { buildProgram } from './program.js';
 // on stderr that a user of this tool cannot act on (engines: node >= 20.19).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// `npm run cli -- apply shop.yaml` runs in the package's folder; a path the user typed is
+// relative to where they typed it (npm's INIT_CWD), as it is for the installed command.
+if (process.env.npm_lifecycle_event === 'cli' && process.env.INIT_CWD && process.env.INIT_CWD !== process.cwd()) {
+  try {
+    process.chdir(process.env.INIT_CWD);
+  } catch {
+    // The folder is gone: stay where npm put us.
+  }
+}
+
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (err) {
