@@ -2,9 +2,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
-import { connect, connectRedshift } from '../db/connect.js';
+import { DEFAULT_TIMEOUTS, connect, connectRedshift } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
-import { SET_ISO_DATESTYLE, startSnapshot } from '../redshift/sql.js';
+import { SET_ISO_DATESTYLE, startSnapshot, type TableRef } from '../redshift/sql.js';
 import { createS3Client } from '../s3/client.js';
 import { selectColumns } from '../schema/ddl.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../schema/drift.js';
@@ -37,7 +37,17 @@ export interface VerifyDeps {
   compare?: Omit<CompareOptions, 'log'>;
   /** Claims on tables rows: a repair writes the target only while it holds its table's claim (as a sync). */
   claims?: TableClaims;
+  /** Test hook: called when a Redshift session has taken its snapshot of the target (session 0 is the main one; awaited). */
+  afterTargetSnapshot?: (info: { session: number }) => void | Promise<void>;
 }
+
+/**
+ * How long a further Redshift session of a verify may take to get its snapshot of the target
+ * before verify goes on without it (see `startMoreTarget`). A wait there would last as long
+ * as the verify (unless the writer it queues behind gives up), so this only allows for a
+ * slow round trip; going on with fewer sessions is correct, only slower.
+ */
+export const TARGET_SNAPSHOT_WAIT_MS = 2_000;
 
 export interface VerifyOptions {
   tableGlob?: string;
@@ -145,13 +155,20 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
     // before the source snapshot was taken, so a row only in the target is not one the source
     // gained after its snapshot.
     let seenSettings = '[]';
-    const begin = async () => {
+    const beginTarget = async () => {
       await rs.query('BEGIN');
       await rs.query(startSnapshot(plan.target));
+      await deps.afterTargetSnapshot?.({ session: 0 });
+    };
+    const beginSource = async () => {
       await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const xids = (await src.query<{ xmax: string }>(SNAPSHOT_XIDS_SQL)).rows[0]!;
       seenSettings = plan.live.seen ? plan.live.seen.settings(xids.xmax) : '[]';
       await src.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
+    };
+    const begin = async () => {
+      await beginTarget();
+      await beginSource();
     };
     const end = async () => {
       await src.query('COMMIT').catch(() => undefined);
@@ -159,23 +176,31 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
     };
     // Key ranges: the first level (which reads every row) runs on EXTRACT_SESSIONS sessions per
     // side, each on its part of the key span: more source sessions join the source snapshot,
-    // more Redshift sessions take their snapshots before it.
+    // more Redshift sessions take their snapshots before it, after the main one's (see startMoreTarget).
     const extra = plan.strategy === 'range' ? deps.env.EXTRACT_SESSIONS - 1 : 0;
     const moreTargets: pg.Client[] = [];
     const snapshots = new SnapshotSessions(sourceUrl, extra);
     let joined: pg.Client[] = [];
     let compared;
     try {
+      await beginTarget();
       for (let i = 0; i < extra; i++) {
         const c = await connectRedshift(destUrl);
+        const failed = await startMoreTarget(c, plan.target, TARGET_SNAPSHOT_WAIT_MS);
+        if (failed) {
+          await c.end().catch(() => undefined);
+          log.warn(
+            { reason: redactText(failed), sessions: 1 + moreTargets.length, wanted: 1 + extra },
+            'a further Redshift session could not take its snapshot of the target (a writer, e.g. a sync, waits for its lock); verifying on fewer Redshift sessions',
+          );
+          break;
+        }
         moreTargets.push(c);
-        await c.query(SET_ISO_DATESTYLE);
-        await c.query('BEGIN');
-        await c.query(startSnapshot(plan.target));
+        await deps.afterTargetSnapshot?.({ session: i + 1 });
       }
-      await begin();
-      if (extra > 0) {
-        joined = await snapshots.join(src, extra);
+      await beginSource();
+      if (moreTargets.length > 0) {
+        joined = await snapshots.join(src, moreTargets.length);
         const reason = snapshots.takeUnreported();
         if (reason) log.warn({ reason }, 'cannot share the snapshot with more source sessions; verifying on one session');
         for (const c of joined) await c.query(SET_VERIFY_SQL, [plan.live.sourceSettings, seenSettings]);
@@ -239,6 +264,29 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
   }
   await recordVerify(db, table.id, report).catch((e: Error) => log.warn({ err: redactText(e.message) }, 'could not record the verify result'));
   return report;
+}
+
+/**
+ * Starts a further Redshift session's transaction and its snapshot of the target; null when
+ * it has them, else why not (its transaction is then rolled back). The main session already
+ * holds its lock on the target, so a wait here is for a writer's LOCK queued in between (a
+ * sync's merge: ACCESS EXCLUSIVE), and that LOCK waits for the main session, which verify
+ * ends only after this one: a deadlock Redshift cannot see (the main session is idle in its
+ * transaction), which would stall the verify and the sync (and its claim) for good. So the
+ * wait is bounded, and verify goes on with the sessions it has.
+ */
+async function startMoreTarget(c: pg.Client, target: TableRef, waitMs: number): Promise<string | null> {
+  try {
+    await c.query(SET_ISO_DATESTYLE);
+    await c.query(`SET statement_timeout TO ${Math.max(1, Math.floor(waitMs))}`);
+    await c.query('BEGIN');
+    await c.query(startSnapshot(target));
+    await c.query(`SET statement_timeout TO ${Math.floor(DEFAULT_TIMEOUTS.statementSeconds * 1000)}`);
+    return null;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 function logOutcome(log: Logger, plan: VerifyPlan, r: TableReport): void {

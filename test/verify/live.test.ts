@@ -23,11 +23,15 @@ describe(`verify on a busy table, against ${targetDescription}`, () => {
     const phases: string[] = [];
     const phase = (p: string) => phases.push(`${new Date().toISOString().slice(11, 23)} ${p}`);
     const watchdog = setTimeout(() => {
+      // The source's sessions and, when the target is the double (a database on the same server), the target's.
       void f
-        .source(`SELECT pid, application_name, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by,
-                        now() - xact_start AS xact_age, left(query, 160) AS query
-                   FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
-        .then((r) => console.error(`verify/live stalled; last phases:\n${phases.slice(-12).join('\n')}\nsource sessions: ${JSON.stringify(r.rows, null, 1)}`))
+        .source(
+          `SELECT datname, pid, application_name, state, wait_event_type, wait_event, pg_blocking_pids(pid) AS blocked_by,
+                  now() - xact_start AS xact_age, left(query, 160) AS query
+             FROM pg_stat_activity WHERE datname IN (current_database(), $1) AND pid <> pg_backend_pid() ORDER BY datname, pid`,
+          [new URL(f.target.url).pathname.slice(1)],
+        )
+        .then((r) => console.error(`verify/live stalled; last phases:\n${phases.slice(-12).join('\n')}\nsource and target sessions: ${JSON.stringify(r.rows, null, 1)}`))
         .catch((e: unknown) => console.error(`verify/live stalled; last phases:\n${phases.slice(-12).join('\n')}\n(${String(e)})`));
     }, 45_000);
     try {
