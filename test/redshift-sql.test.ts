@@ -10,6 +10,11 @@ import { quoteLiteral, splitColumnList } from '../src/sql/quote.js';
 const target = { schema: 'analytics', name: 'Orders' };
 
 describe('Redshift statements', () => {
+  it('a session statement timeout in milliseconds, whole and never negative', () => {
+    expect(sql.setStatementTimeout(3_600_000)).toBe('SET statement_timeout TO 3600000');
+    expect(sql.setStatementTimeout(1999.7)).toBe('SET statement_timeout TO 1999');
+    expect(sql.setStatementTimeout(-5)).toBe('SET statement_timeout TO 0');
+  });
   it('COPY from a manifest with an IAM role, every option explicit', () => {
     expect(sql.copyFromManifest({ table: { name: 'rl_stage_1', temp: true }, columns: ['id', 'note'], manifestUrl: 's3://b/p/manifest.json', auth: { iamRole: 'arn:aws:iam::1:role/r' }, compression: { format: 'zstd', level: 1 } })).toMatchSnapshot();
   });

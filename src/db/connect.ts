@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { connectError } from './endpoint.js';
+import { setStatementTimeout } from '../redshift/sql.js';
 
 /**
  * Deadlines of a session (seconds; 0 = none): how long to wait for the server to accept
@@ -50,7 +51,7 @@ export async function connectRedshift(url: string, timeouts: SessionTimeouts = D
   await client.query(`SET timezone TO 'UTC'`);
   await client.query(REDSHIFT_CASE_SENSITIVE_IDENTIFIERS);
   // Redshift has statement_timeout (milliseconds; 0 = none), not the idle-in-transaction one.
-  await client.query(`SET statement_timeout TO ${Math.floor(timeouts.statementSeconds * 1000)}`);
+  await client.query(setStatementTimeout(timeouts.statementSeconds * 1000));
   return client;
 }
 

@@ -487,6 +487,11 @@ export function startSnapshot(table: TableRef): string {
   return `SELECT COUNT(*) AS n FROM ${ref(table)} WHERE 1 = 0`;
 }
 
+/** A session's statement timeout (milliseconds; 0 = none). Redshift has no idle-in-transaction timeout. */
+export function setStatementTimeout(ms: number): string {
+  return `SET statement_timeout TO ${Math.max(0, Math.floor(ms))}`;
+}
+
 /** Verify reads dates and timestamps as the type's ISO text (r_datestyle.html; ISO, MDY is Redshift's default). */
 export const SET_ISO_DATESTYLE = `SET datestyle TO 'ISO, MDY'`;
 

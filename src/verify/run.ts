@@ -2,9 +2,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type pg from 'pg';
 import { resolveConnectionString } from '../config/connection.js';
 import type { Env } from '../config/env.js';
-import { DEFAULT_TIMEOUTS, connect, connectRedshift } from '../db/connect.js';
+import { connect, connectRedshift, timeoutsFromEnv, type SessionTimeouts } from '../db/connect.js';
 import { redactText, type Logger } from '../log.js';
-import { SET_ISO_DATESTYLE, startSnapshot, type TableRef } from '../redshift/sql.js';
+import { SET_ISO_DATESTYLE, setStatementTimeout, startSnapshot, type TableRef } from '../redshift/sql.js';
 import { createS3Client } from '../s3/client.js';
 import { selectColumns } from '../schema/ddl.js';
 import { readTargetColumns, sourceColumnsForDrift } from '../schema/drift.js';
@@ -105,10 +105,11 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
   try {
     const sourceUrl = resolveConnectionString(job.sourceConnectionString, `job "${job.name}" source_connection_string`);
     const destUrl = resolveConnectionString(job.destinationConnectionString, `job "${job.name}" destination_connection_string`);
-    source = await connect(sourceUrl, 'redshift-loader verify').catch((e: Error) => {
+    const timeouts = timeoutsFromEnv(deps.env);
+    source = await connect(sourceUrl, 'redshift-loader verify', timeouts).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to the source: ${e.message}`);
     });
-    redshift = await connectRedshift(destUrl).catch((e: Error) => {
+    redshift = await connectRedshift(destUrl, timeouts).catch((e: Error) => {
       throw new Error(`${where}: cannot connect to Redshift: ${e.message}`);
     });
     await redshift.query(SET_ISO_DATESTYLE);
@@ -179,14 +180,14 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
     // more Redshift sessions take their snapshots before it, after the main one's (see startMoreTarget).
     const extra = plan.strategy === 'range' ? deps.env.EXTRACT_SESSIONS - 1 : 0;
     const moreTargets: pg.Client[] = [];
-    const snapshots = new SnapshotSessions(sourceUrl, extra);
+    const snapshots = new SnapshotSessions(sourceUrl, extra, timeouts);
     let joined: pg.Client[] = [];
     let compared;
     try {
       await beginTarget();
       for (let i = 0; i < extra; i++) {
-        const c = await connectRedshift(destUrl);
-        const failed = await startMoreTarget(c, plan.target, TARGET_SNAPSHOT_WAIT_MS);
+        const c = await connectRedshift(destUrl, timeouts);
+        const failed = await startMoreTarget(c, plan.target, TARGET_SNAPSHOT_WAIT_MS, timeouts);
         if (failed) {
           await c.end().catch(() => undefined);
           log.warn(
@@ -275,13 +276,13 @@ export async function verifyTable(db: pg.ClientBase, job: JobRow, table: TableRo
  * transaction), which would stall the verify and the sync (and its claim) for good. So the
  * wait is bounded, and verify goes on with the sessions it has.
  */
-async function startMoreTarget(c: pg.Client, target: TableRef, waitMs: number): Promise<string | null> {
+async function startMoreTarget(c: pg.Client, target: TableRef, waitMs: number, timeouts: SessionTimeouts): Promise<string | null> {
   try {
     await c.query(SET_ISO_DATESTYLE);
-    await c.query(`SET statement_timeout TO ${Math.max(1, Math.floor(waitMs))}`);
+    await c.query(setStatementTimeout(Math.max(1, waitMs)));
     await c.query('BEGIN');
     await c.query(startSnapshot(target));
-    await c.query(`SET statement_timeout TO ${Math.floor(DEFAULT_TIMEOUTS.statementSeconds * 1000)}`);
+    await c.query(setStatementTimeout(timeouts.statementSeconds * 1000));
     return null;
   } catch (err) {
     await c.query('ROLLBACK').catch(() => undefined);
