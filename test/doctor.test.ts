@@ -121,6 +121,32 @@ describe('doctor', () => {
     expect(r.stdout).toContain('FAIL  Redshift slices: the cluster has 2 slices (stv_slices) but REDSHIFT_SLICES is 4: batches are cut into a multiple of 4 files, so slices sit idle or wait. Fix: set REDSHIFT_SLICES=2\n');
   });
 
+  it('a job with a CDC table: what change capture needs at the source (wal_level, REPLICATION, a free slot), with the fix', async () => {
+    await f.source(`CREATE TABLE events (id int PRIMARY KEY, kind text)`);
+    await f.redshift(`CREATE TABLE ${f.target.schema}.events (id INTEGER NOT NULL, kind VARCHAR(256))`);
+    await f.addTable({ source: 'events', mode: 'CDC', primaryKey: 'id' });
+    try {
+      // The stack's source runs wal_level = logical and the suite's user is a superuser.
+      const ok = await doctor();
+      expect(ok.stdout).toContain('ok    source CDC: wal_level = logical, "postgres" may read the write-ahead log; replication slot "');
+      expect(ok.stdout).toContain('will be created by the first sync (1 CDC table(s))');
+      // A user without REPLICATION: the first CDC run would fail; doctor says so first.
+      const role = `doc_cdc_${randomBytes(3).toString('hex')}`;
+      await f.source(`CREATE ROLE ${role} LOGIN PASSWORD 'Passw0rd-doc'`);
+      await f.source(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const u = new URL(f.sourceUrl);
+      u.username = role;
+      u.password = 'Passw0rd-doc';
+      const r = await doctor({ RL_TEST_SRC_DOC: u.toString() });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain(
+        `FAIL  source CDC: job "doc_job": the source user "${role}" may not read the write-ahead log; copy_mode CDC needs the REPLICATION privilege: ALTER ROLE "${role}" WITH REPLICATION (Amazon RDS/Aurora: GRANT rds_replication TO "${role}")\n`,
+      );
+    } finally {
+      await f.meta(`DELETE FROM tables WHERE source_name = 'events' AND job_id = (SELECT id FROM jobs WHERE name = 'doc_job')`);
+    }
+  });
+
   it('Serverless: told by stv_slices not being readable; the slice check is skipped', async () => {
     const db = new URL(f.target.url).pathname.slice(1);
     const serverless = new URL(stackEnv().REDSHIFT_SERVERLESS_URL);

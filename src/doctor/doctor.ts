@@ -18,6 +18,7 @@ import * as meta from '../metadata/store.js';
 import type { JobRow, TableRow } from '../metadata/types.js';
 import { PROBE_ROWS, probeFile } from './probe.js';
 import * as dsql from './sql.js';
+import { CdcSourceError, cdcNames, checkSource as checkCdcPrerequisites, inspectSlot } from '../sync/cdc/slot.js';
 
 /**
  * `redshift-loader doctor --job NAME`: everything a job needs, checked one by one against
@@ -189,8 +190,26 @@ async function checkSource(o: DoctorOptions, job: JobRow, tables: TableRow[], ad
         fix: `GRANT pg_read_all_stats TO ${user};`,
       });
     }
+    const cdc = tables.filter((t) => t.copyMode === 'CDC');
+    if (cdc.length > 0) await checkCdcSource(s.client, job, cdc.length, who.user, add);
   } finally {
     await s.client.end().catch(() => undefined);
+  }
+}
+
+/** copy_mode CDC: the same check the first CDC run makes (wal_level, REPLICATION, a free slot and WAL sender), before it. */
+async function checkCdcSource(src: pg.ClientBase, job: JobRow, count: number, user: string, add: Add): Promise<void> {
+  const names = cdcNames(job.name);
+  try {
+    const slot = await inspectSlot(src, names.slot);
+    await checkCdcPrerequisites(src, `job "${job.name}"`, slot === null);
+    const state = slot
+      ? `replication slot "${names.slot}" exists${slot.active ? ' (being read now)' : ''}, keeping ${Math.round(slot.retainedBytes / 1024 / 1024)} MiB of WAL`
+      : `replication slot "${names.slot}" and publication "${names.publication}" will be created by the first sync`;
+    add({ status: 'ok', name: 'source CDC', detail: `wal_level = logical, "${user}" may read the write-ahead log; ${state} (${count} CDC table(s))` });
+  } catch (err) {
+    if (err instanceof CdcSourceError) add({ status: 'fail', name: 'source CDC', detail: err.message });
+    else add({ status: 'fail', name: 'source CDC', detail: errText(err) });
   }
 }
 
