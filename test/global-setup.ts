@@ -12,6 +12,7 @@ declare module 'vitest' {
  * tests use an existing PostgreSQL server instead of the embedded one.
  */
 export default async function setup(project: TestProject) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'; // as vitest.config.ts's env
   const stack = await startStack({ postgresUrl: process.env.TEST_DATABASE_URL || undefined });
   project.provide('stack', stack.env);
   return async () => {
