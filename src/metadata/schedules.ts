@@ -67,6 +67,16 @@ function toRow(r: RawRow): EventRow {
   };
 }
 
+/** The enabled schedule_events rows of these jobs (enabled or not), as `status` judges them. */
+export async function enabledEventsOfJobs(db: Pick<pg.ClientBase, 'query'>, jobIds: number[]): Promise<EventRow[]> {
+  const r = await db.query<RawRow>(
+    `SELECT ${COLUMNS} FROM "schedule_events" e JOIN "jobs" j ON j."id" = e."job_id"
+      WHERE e."enabled" AND e."job_id" = ANY($1::int[]) ORDER BY e."id"`,
+    [jobIds],
+  );
+  return r.rows.map(toRow);
+}
+
 const HOLDS_CLAIM = `EXISTS (SELECT 1 FROM "jobs" c WHERE c."id" = e."job_id" AND c."id" = $2 AND c."claimed_by" = $3 AND c."claim_token" = $4)`;
 
 export class PgEventStore implements EventStore {

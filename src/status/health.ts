@@ -4,6 +4,7 @@ import { humanSeconds, utcText, withoutWhere } from '../format.js';
 export { humanSeconds, utcText, withoutWhere };
 import { parseSchedule, type ScheduleConfig } from '../schedule/due.js';
 import { nextRunAt, tableDueAt } from '../schedule/next-run.js';
+import { enabledEventsOfJobs } from '../metadata/schedules.js';
 
 /**
  * Is everything healthy? From the metadata DB alone (what the workers wrote), so `status`
@@ -65,19 +66,6 @@ export interface Health {
   lagThresholdSeconds: number;
 }
 
-interface EventRaw {
-  id: number;
-  job_id: number;
-  frequency: number;
-  at: string | null;
-  timezone: string;
-  last_run_at: Date | null;
-  last_succeeded_at: Date | null;
-  last_error: string | null;
-  failure_count: number;
-  retry_at: Date | null;
-}
-
 interface TableRaw {
   id: number;
   job_id: number;
@@ -103,11 +91,7 @@ export async function collectHealth(db: Query, opts: { jobName?: string; lagThre
   const now = opts.now ?? new Date();
   const jobs = await db.query<{ id: number; name: string; enabled: boolean }>(`SELECT "id", "name", "enabled" FROM "jobs" WHERE ($1::text IS NULL OR "name" = $1) ORDER BY "name"`, [opts.jobName ?? null]);
   const ids = jobs.rows.map((j) => j.id);
-  const events = await db.query<EventRaw>(
-    `SELECT "id", "job_id", "frequency", "at", "timezone", "last_run_at", "last_succeeded_at", "last_error", "failure_count", "retry_at"
-       FROM "schedule_events" WHERE "enabled" AND "job_id" = ANY($1::int[]) ORDER BY "id"`,
-    [ids],
-  );
+  const events = await enabledEventsOfJobs(db, ids);
   const tables = await db.query<TableRaw>(
     `SELECT "id", "job_id", "source_schema" || '.' || "source_name" AS "name", "disabled", "last_synced_at", "created_at",
             "failure_count", "retry_at", "last_error", "alert_failing", "alert_behind"
@@ -116,7 +100,7 @@ export async function collectHealth(db: Query, opts: { jobName?: string; lagThre
   );
   const out: Health = { jobs: [], tables: [], problems: [], lagThresholdSeconds: opts.lagThresholdSeconds };
   for (const job of jobs.rows) {
-    const evs = events.rows.filter((e) => e.job_id === job.id);
+    const evs = events.filter((e) => e.jobId === job.id);
     const valid: ScheduleConfig[] = [];
     const errors: string[] = [];
     let next: Date | null = null;
@@ -125,25 +109,25 @@ export async function collectHealth(db: Query, opts: { jobName?: string; lagThre
       try {
         parseSchedule(cfg);
         valid.push(cfg);
-        const n = nextRunAt({ ...cfg, lastSucceededAt: e.last_succeeded_at, failureCount: e.failure_count, retryAt: e.retry_at }, now);
+        const n = nextRunAt({ ...cfg, lastSucceededAt: e.lastSucceededAt, failureCount: e.failureCount, retryAt: e.retryAt }, now);
         if (n && (!next || n < next)) next = n;
       } catch (err) {
         errors.push(`schedule_events row ${e.id}: ${(err as Error).message}`);
       }
     }
-    const latest = (k: 'last_run_at' | 'last_succeeded_at') => evs.reduce<Date | null>((m, e) => (e[k] && (!m || e[k]! > m) ? e[k] : m), null);
-    const failing = evs.filter((e) => e.failure_count > 0);
-    const runError = evs.map((e) => e.last_error).find((m) => m && !m.startsWith('invalid schedule')) ?? null;
+    const latest = (k: 'lastRunAt' | 'lastSucceededAt') => evs.reduce<Date | null>((m, e) => (e[k] && (!m || e[k]! > m) ? e[k] : m), null);
+    const failing = evs.filter((e) => e.failureCount > 0);
+    const runError = evs.map((e) => e.lastError).find((m) => m && !m.startsWith('invalid schedule')) ?? null;
     const js: JobSchedule = {
       job: job.name,
       jobId: job.id,
       enabled: job.enabled,
       schedules: evs.map((e) => ({ id: e.id, frequency: e.frequency, at: e.at, timezone: e.timezone })),
       nextRunAt: job.enabled ? next : null,
-      lastRunAt: latest('last_run_at'),
-      lastSucceededAt: latest('last_succeeded_at'),
-      failureCount: Math.max(0, ...evs.map((e) => e.failure_count)),
-      retryAt: failing.map((e) => e.retry_at).filter((d): d is Date => !!d).sort((a, b) => a.getTime() - b.getTime())[0] ?? null,
+      lastRunAt: latest('lastRunAt'),
+      lastSucceededAt: latest('lastSucceededAt'),
+      failureCount: Math.max(0, ...evs.map((e) => e.failureCount)),
+      retryAt: failing.map((e) => e.retryAt).filter((d): d is Date => !!d).sort((a, b) => a.getTime() - b.getTime())[0] ?? null,
       scheduleError: errors.length ? errors.join('; ') : null,
       lastError: runError,
       problems: [],
