@@ -1,36 +1,14 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 import type { StackEnv } from '../../src/stack/stack.js';
 import { migrate } from '../../src/db/migrate.js';
+import { freshDatabase } from '../../packages/redshift-double/test/stack.js';
+
+/** A throwaway database on the stack's PostgreSQL server, and its URLs (direct, through the double, Serverless flavour): the double package's own helper. */
+export { freshDatabase };
 
 export function stackEnv(): StackEnv {
   return inject('stack');
-}
-
-function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
-}
-
-/** Creates a throwaway database on the stack's PostgreSQL server; returns its URL. */
-export async function freshDatabase(prefix: string): Promise<{ name: string; url: string; redshiftUrl: string; serverlessUrl: string }> {
-  const env = stackEnv();
-  const name = `${prefix}_${randomBytes(4).toString('hex')}`.toLowerCase();
-  const admin = new pg.Client({ connectionString: env.STACK_POSTGRES_URL });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-  return {
-    name,
-    url: withDatabase(env.STACK_POSTGRES_URL, name),
-    redshiftUrl: withDatabase(env.REDSHIFT_URL, name),
-    serverlessUrl: withDatabase(env.REDSHIFT_SERVERLESS_URL, name),
-  };
 }
 
 /** A fresh, migrated metadata DB. */
