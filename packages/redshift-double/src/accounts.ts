@@ -1,6 +1,6 @@
 import type { CommandContext, CommandResult } from './context.js';
 import { RsError, syntaxError } from './errors.js';
-import { ident, lit, significant, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
+import { ident, lit, significant, str, syntaxAt, tokenize, TokenCursor, type Token } from './sql-lexer.js';
 
 /**
  * Users, groups and roles as Redshift has them, on top of Postgres roles:
@@ -89,12 +89,6 @@ function readPassword(c: TokenCursor): Password {
   const problem = passwordProblem(v);
   if (problem) throw new RsError(problem, 'XX000');
   return { disable: false, sql: lit(v) };
-}
-
-function str(c: TokenCursor): string {
-  const t = c.next();
-  if (t.type !== 'string') throw syntaxAt(t);
-  return t.value;
 }
 
 function int(c: TokenCursor): number {

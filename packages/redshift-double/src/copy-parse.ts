@@ -1,6 +1,6 @@
 import type { JsonOption } from './copy-json.js';
 import { RsError, syntaxError } from './errors.js';
-import { significant, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
+import { significant, str, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
 
 /**
  * Parser for Redshift's `COPY table [(cols)] FROM 's3://...' <authorization> [options]`.
@@ -122,13 +122,6 @@ export function finishAuth(auth: S3Auth | null, command: string): S3Auth {
   if (auth.type === 'keys' && (!auth.accessKeyId || !auth.secretAccessKey))
     throw new RsError('ACCESS_KEY_ID and SECRET_ACCESS_KEY must be specified together', 'XX000');
   return auth;
-}
-
-/** A string literal at the cursor. */
-export function str(c: TokenCursor): string {
-  const t = c.next();
-  if (t.type !== 'string') throw syntaxAt(t);
-  return t.value;
 }
 
 function int(c: TokenCursor): number {

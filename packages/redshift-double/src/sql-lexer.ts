@@ -257,6 +257,13 @@ export function syntaxAt(t: Token | undefined): SqlSyntaxError {
   return new SqlSyntaxError(t ? `syntax error at or near "${t.text}"` : 'syntax error at end of input');
 }
 
+/** A string literal at the cursor (else a syntax error at that token). */
+export function str(c: TokenCursor): string {
+  const t = c.next();
+  if (t.type !== 'string') throw syntaxAt(t);
+  return t.value;
+}
+
 /** SQL literal for internal statements: E'' form works whatever standard_conforming_strings is. */
 export function lit(s: string): string {
   return `E'${s.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;

@@ -1,9 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import type { CommandContext, CommandResult } from './context.js';
-import { finishAuth, readAuthOption, str, type S3Auth } from './copy-parse.js';
+import { finishAuth, readAuthOption, type S3Auth } from './copy-parse.js';
 import { RsError, syntaxError } from './errors.js';
 import { deleteKeys, listKeys, parseS3Url, putObject } from './s3.js';
-import { significant, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
+import { significant, str, syntaxAt, tokenize, TokenCursor } from './sql-lexer.js';
 
 /**
  * UNLOAD ('select ...') TO 's3://bucket/prefix' <authorization> [options]: runs the query
